@@ -176,7 +176,8 @@ def test_lab_u8_decoding_matches_opencv():
 @given(arrays(np.float64, (7, 3), elements=st.floats(0.0, 1.0)))
 def test_srgb_lab_round_trip(srgb):
     back = color.lab_to_srgb(color.srgb_to_lab(srgb))
-    np.testing.assert_allclose(back, srgb, atol=1e-9)
+    # 1e-6: the standard's two breakpoints (0.04045, 0.0031308) disagree by ~3e-8.
+    np.testing.assert_allclose(back, srgb, atol=1e-6)
 
 
 @settings(max_examples=60, deadline=None)
