@@ -218,8 +218,9 @@ def draw_card(px_per_mm: float, geometry: CardGeometry = CARD_GEOMETRY, *, canva
 
     Without ``canvas`` returns a new (height_mm·px_per_mm, width_mm·px_per_mm) image of the
     card area; with ``canvas`` draws into it at ``offset_px`` (the card's top-left corner).
-    Pixel (i, j) covers card mm [j/px_per_mm, (j+1)/px_per_mm) — edges are drawn with
-    sub-pixel precision so synthetic photos have exactly known geometry.
+    OpenCV's convention: the centre of pixel (row i, column j) is at card mm
+    (j / px_per_mm, i / px_per_mm). Edges are drawn with 1/16-pixel precision so synthetic
+    photos have exactly known geometry.
     """
     g = geometry
     if canvas is None:
