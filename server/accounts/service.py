@@ -1,0 +1,140 @@
+"""Accounts: passwords, sign-in with rate limits, bearer tokens."""
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import uuid
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select, update
+
+from ..errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
+from ..extensions import db
+from ..models import utcnow
+from .models import ApiToken, LoginAttempt, Membership, Organisation, Role, User
+
+# Argon2id (RFC 9106), memory-hard; by default 64 MiB, t=3, p=4 (RFC 9106's second recommendation).
+# ARGON2_MEMORY_KIB and ARGON2_TIME_COST lower it for the test suite only; a stored hash keeps its
+# own parameters, and ``check_needs_rehash`` upgrades old hashes at the next sign-in.
+_hasher = PasswordHasher(memory_cost=int(os.environ.get("ARGON2_MEMORY_KIB", 65536)),
+                         time_cost=int(os.environ.get("ARGON2_TIME_COST", 3)))
+# Verified against when the email is unknown, so timing does not tell which emails exist.
+_DUMMY_HASH = _hasher.hash("lineside-dummy-password")
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def hash_password(password: str) -> str:
+    """Return the Argon2id hash of ``password``. Raises ``ValidationFailed`` if it is too short."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(errors={"password": [f"Use at least {MIN_PASSWORD_LENGTH} characters."]})
+    return _hasher.hash(password)
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored only as their SHA-256 (they are random, so no salt or stretching is needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(email: str, password: str, name: str, *, is_platform_admin: bool = False) -> User:
+    """Create a user. Raises ``Conflict`` when the email is taken."""
+    email = normalise_email(email)
+    if "@" not in email:
+        raise ValidationFailed(errors={"email": ["Not a valid email address."]})
+    if db.session.scalar(select(User).where(User.email == email)):
+        raise Conflict(f"A user with email {email} already exists.")
+    user = User(email=email, name=name, password_hash=hash_password(password),
+                is_platform_admin=is_platform_admin)
+    db.session.add(user)
+    return user
+
+
+def add_membership(user: User, org: Organisation, role: Role) -> Membership:
+    """Give ``user`` a role in ``org`` (idempotent)."""
+    for m in user.memberships:
+        if m.organisation_id == org.id and m.role == role:
+            return m
+    m = Membership(user=user, organisation=org, role=role)
+    user.memberships.append(m)
+    return m
+
+
+def login(email: str, password: str, address: str, config: dict, label: str = "") -> tuple[str, User]:
+    """Check the credentials and return ``(token, user)``.
+
+    Raises ``RateLimited`` when the account or the address has failed too often in the
+    window, and ``Unauthenticated`` for a wrong email or password (the same answer for both).
+    """
+    email = normalise_email(email)
+    now = utcnow()
+    since = now - timedelta(seconds=config["LOGIN_WINDOW_SECONDS"])
+    by_account = db.session.scalar(select(func.count()).select_from(LoginAttempt)
+                                   .where(LoginAttempt.email == email, LoginAttempt.at >= since))
+    by_address = db.session.scalar(select(func.count()).select_from(LoginAttempt)
+                                   .where(LoginAttempt.address == address, LoginAttempt.at >= since))
+    if by_account >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] or by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
+        raise RateLimited("Too many failed sign-ins. Wait a few minutes and try again.",
+                          retry_after_seconds=config["LOGIN_WINDOW_SECONDS"])
+
+    user = db.session.scalar(select(User).where(User.email == email))
+    ok = False
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None or not user.is_active:
+        db.session.add(LoginAttempt(email=email, address=address, at=now))
+        db.session.commit()
+        raise Unauthenticated("Wrong email or password.")
+
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    token = issue_token(user, config["TOKEN_TTL_SECONDS"], label=label)
+    db.session.commit()
+    return token, user
+
+
+def issue_token(user: User, ttl_seconds: int, label: str = "") -> str:
+    """Create a token for ``user``; only its hash is stored. Returns the token (shown once)."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), label=label[:200],
+                            expires_at=utcnow() + timedelta(seconds=ttl_seconds)))
+    return token
+
+
+def user_for_token(token: str) -> User:
+    """Return the active user owning ``token``. Raises ``Unauthenticated`` otherwise."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now or not row.user.is_active:
+        raise Unauthenticated("Your session has expired or was signed out. Please sign in again.")
+    # Write last-use at most once an hour: it saves a write on every request.
+    if row.last_used_at is None or now - row.last_used_at > timedelta(hours=1):
+        row.last_used_at = now
+        db.session.commit()
+    return row.user
+
+
+def revoke_token(token: str) -> None:
+    """Revoke one token (sign out)."""
+    db.session.execute(update(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                              ApiToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    db.session.commit()
+
+
+def revoke_user_tokens(user_id: uuid.UUID) -> int:
+    """Revoke every token of a user. Returns how many were revoked."""
+    result = db.session.execute(update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+                                .values(revoked_at=utcnow()))
+    db.session.commit()
+    return result.rowcount or 0
+
+

@@ -1,0 +1,237 @@
+"""Catalog rules: who may see and change products, golden samples, POs and batches.
+
+Reads are scoped with the ``visible_*`` selects; a row outside the caller's scope
+is reported as ``NotFound``, exactly like a row that does not exist.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+
+from ..accounts.models import OrgKind, Organisation, Role
+from ..auth import Principal
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..extensions import db
+from ..models import utcnow
+from .models import Batch, ColourStandard, DimensionSpec, GoldenSample, POLine, Product, PurchaseOrder
+
+BRAND_EDIT_ROLES = {Role.admin, Role.brand_reviewer}
+
+
+def visible_purchase_orders(p: Principal) -> Select:
+    """POs the principal may see: the brand's own, the factory's own, or (inspectors) those they inspect."""
+    q = select(PurchaseOrder).where(PurchaseOrder.deleted.is_(False))
+    if p.is_platform_admin:
+        return q
+    conds = []
+    if p.brand_ids:
+        conds.append(PurchaseOrder.brand_id.in_(p.brand_ids))
+    if p.factory_ids and not p.is_inspector_only:
+        conds.append(PurchaseOrder.factory_id.in_(p.factory_ids))
+    if p.is_inspector_only:
+        from ..inspect.models import Inspection
+
+        conds.append(PurchaseOrder.id.in_(select(Inspection.purchase_order_id)
+                                          .where(Inspection.inspector_id == p.id)))
+    return q.where(or_(*conds)) if conds else q.where(False)
+
+
+def visible_products(p: Principal) -> Select:
+    """Products of the principal's brands, or products on POs the principal may see."""
+    q = select(Product).where(Product.deleted.is_(False))
+    if p.is_platform_admin:
+        return q
+    po_ids = visible_purchase_orders(p).with_only_columns(PurchaseOrder.id)
+    on_pos = select(POLine.product_id).where(POLine.purchase_order_id.in_(po_ids))
+    conds = [Product.id.in_(on_pos)]
+    if p.brand_ids:
+        conds.append(Product.brand_id.in_(p.brand_ids))
+    return q.where(or_(*conds))
+
+
+def visible_batches(p: Principal) -> Select:
+    po_ids = visible_purchase_orders(p).with_only_columns(PurchaseOrder.id)
+    return (select(Batch).join(POLine, Batch.po_line_id == POLine.id)
+            .where(Batch.deleted.is_(False), POLine.purchase_order_id.in_(po_ids)))
+
+
+def get_visible(p: Principal, query: Select, model, id_: uuid.UUID, what: str):
+    """Return the row with ``id_`` from ``query``. Raises ``NotFound`` when out of scope or missing."""
+    row = db.session.scalar(query.where(model.id == id_))
+    if row is None:
+        raise NotFound(f"No such {what}.")
+    return row
+
+
+def _require_brand_editor(p: Principal, brand_id: uuid.UUID) -> None:
+    if p.is_platform_admin:
+        return
+    if not (p.brand_roles & BRAND_EDIT_ROLES):
+        raise Forbidden("Only the brand's admins and reviewers change setup data.")
+    if brand_id not in p.brand_ids:
+        raise NotFound("No such brand.")
+
+
+def _org(org_id: uuid.UUID, kind: OrgKind, field: str) -> Organisation:
+    org = db.session.get(Organisation, org_id)
+    if org is None or org.kind != kind:
+        raise ValidationFailed(errors={field: [f"No {kind.value} with this id."]})
+    return org
+
+
+# -- products -------------------------------------------------------------------------------
+
+def create_product(p: Principal, data: dict[str, Any]) -> Product:
+    """Create a product with its dimension specs and colour standards.
+
+    Raises ``Forbidden``/``NotFound`` outside the caller's brands, ``Conflict`` on a duplicate SKU.
+    """
+    _require_brand_editor(p, data["brand_id"])
+    _org(data["brand_id"], OrgKind.brand, "brand_id")
+    if db.session.scalar(select(Product).where(Product.brand_id == data["brand_id"], Product.sku == data["sku"])):
+        raise Conflict(f"SKU {data['sku']} already exists for this brand.")
+    product = Product(brand_id=data["brand_id"], sku=data["sku"], name=data["name"], category=data["category"],
+                      description=data["description"], aql=data.get("aql"))
+    db.session.add(product)
+    _replace_specs(product, data.get("dimension_specs", []), data.get("colour_standards", []))
+    db.session.commit()
+    return product
+
+
+def update_product(p: Principal, product: Product, data: dict[str, Any]) -> Product:
+    """Change a product; lists of specs, when given, replace the current ones (old ones become tombstones)."""
+    _require_brand_editor(p, product.brand_id)
+    for key in ("name", "category", "description", "aql"):
+        if key in data:
+            setattr(product, key, data[key])
+    if "dimension_specs" in data or "colour_standards" in data:
+        _replace_specs(product, data.get("dimension_specs"), data.get("colour_standards"))
+    db.session.commit()
+    return product
+
+
+def _replace_specs(product: Product, dims: list | None, colours: list | None) -> None:
+    if dims is not None:
+        names = [d["name"] for d in dims]
+        if len(set(names)) != len(names):
+            raise ValidationFailed(errors={"dimension_specs": ["Dimension names must be unique."]})
+        existing = {d.name: d for d in product.dimension_specs if not d.deleted}
+        for i, d in enumerate(dims):
+            spec = existing.pop(d["name"], None) or DimensionSpec(product=product, name=d["name"])
+            spec.nominal_mm, spec.tolerance_mm, spec.position = d["nominal_mm"], d["tolerance_mm"], d.get("position", i)
+            if spec not in product.dimension_specs:
+                product.dimension_specs.append(spec)
+        for gone in existing.values():
+            gone.deleted = True
+    if colours is not None:
+        existing_c = {c.name: c for c in product.colour_standards if not c.deleted}
+        for c in colours:
+            std = existing_c.pop(c["name"], None) or ColourStandard(product=product, name=c["name"])
+            std.lab = c["lab"]
+            std.delta_e_tolerance = c["delta_e_tolerance"]
+            if std not in product.colour_standards:
+                product.colour_standards.append(std)
+        for gone in existing_c.values():
+            gone.deleted = True
+
+
+def delete_product(p: Principal, product: Product) -> None:
+    """Tombstone a product. Raises ``Conflict`` while a PO line uses it."""
+    _require_brand_editor(p, product.brand_id)
+    if db.session.scalar(select(POLine.id).where(POLine.product_id == product.id, POLine.deleted.is_(False))):
+        raise Conflict("This product is on a purchase order; cancel the PO line first.")
+    product.deleted = True
+    db.session.commit()
+
+
+# -- golden samples -----------------------------------------------------------------------
+
+def approve_golden_sample(p: Principal, product: Product, data: dict[str, Any]) -> GoldenSample:
+    """Record a new approved golden-sample version; earlier versions become ``superseded``."""
+    _require_brand_editor(p, product.brand_id)
+    previous = db.session.scalars(select(GoldenSample).where(GoldenSample.product_id == product.id)
+                                  .order_by(GoldenSample.version.desc())).all()
+    for gs in previous:
+        if gs.status == "approved":
+            gs.status = "superseded"
+    gs = GoldenSample(product_id=product.id, version=(previous[0].version + 1) if previous else 1,
+                      status="approved", approved_by_id=p.id, approved_at=utcnow(),
+                      measured=_check_measured(data.get("measured") or {}),
+                      reference_photos=data.get("reference_photos", []), notes=data.get("notes", ""))
+    db.session.add(gs)
+    db.session.commit()
+    return gs
+
+
+def _check_measured(measured: dict) -> dict:
+    errors = []
+    lab = measured.get("lab")
+    if lab is not None and (not isinstance(lab, list) or len(lab) != 3
+                            or not all(isinstance(v, (int, float)) for v in lab)):
+        errors.append("lab must be [L*, a*, b*].")
+    for key in ("length_mm", "width_mm"):
+        v = measured.get(key)
+        if v is not None and (not isinstance(v, (int, float)) or v <= 0):
+            errors.append(f"{key} must be a positive number.")
+    if errors:
+        raise ValidationFailed(errors={"measured": errors})
+    return measured
+
+
+def current_golden_sample(product_id: uuid.UUID) -> GoldenSample | None:
+    """The approved golden sample in force for a product, if any."""
+    return db.session.scalar(select(GoldenSample).where(GoldenSample.product_id == product_id,
+                                                        GoldenSample.status == "approved")
+                             .order_by(GoldenSample.version.desc()))
+
+
+# -- purchase orders and batches ------------------------------------------------------------
+
+def create_purchase_order(p: Principal, data: dict[str, Any]) -> PurchaseOrder:
+    """Create a PO with its lines. Every line's product must belong to the PO's brand."""
+    _require_brand_editor(p, data["brand_id"])
+    _org(data["brand_id"], OrgKind.brand, "brand_id")
+    _org(data["factory_id"], OrgKind.factory, "factory_id")
+    if db.session.scalar(select(PurchaseOrder).where(PurchaseOrder.brand_id == data["brand_id"],
+                                                     PurchaseOrder.po_number == data["po_number"])):
+        raise Conflict(f"PO {data['po_number']} already exists.")
+    po = PurchaseOrder(brand_id=data["brand_id"], factory_id=data["factory_id"], po_number=data["po_number"],
+                       status=data["status"], planned_ship_date=data.get("planned_ship_date"),
+                       destination=data.get("destination", ""), aql=data.get("aql"))
+    for i, line in enumerate(data["lines"]):
+        product = db.session.get(Product, line["product_id"])
+        if product is None or product.brand_id != data["brand_id"] or product.deleted:
+            raise ValidationFailed(errors={"lines": {str(i): {"product_id": ["No such product for this brand."]}}})
+        po.lines.append(POLine(product_id=product.id, quantity=line["quantity"], position=line.get("position", i)))
+    db.session.add(po)
+    db.session.commit()
+    return po
+
+
+def update_purchase_order(p: Principal, po: PurchaseOrder, data: dict[str, Any]) -> PurchaseOrder:
+    _require_brand_editor(p, po.brand_id)
+    for key, value in data.items():
+        setattr(po, key, value)
+    db.session.commit()
+    return po
+
+
+def create_batch(p: Principal, data: dict[str, Any]) -> Batch:
+    """Create a production lot of a PO line (brand editors and the factory's managers)."""
+    line = db.session.get(POLine, data["po_line_id"])
+    if line is None:
+        raise ValidationFailed(errors={"po_line_id": ["No such PO line."]})
+    po = db.session.scalar(visible_purchase_orders(p).where(PurchaseOrder.id == line.purchase_order_id))
+    if po is None:
+        raise ValidationFailed(errors={"po_line_id": ["No such PO line."]})
+    is_manager = po.factory_id in p.factory_ids and (p.factory_roles & {Role.factory_manager, Role.admin})
+    if not (p.is_platform_admin or is_manager):
+        _require_brand_editor(p, po.brand_id)
+    if db.session.scalar(select(Batch).where(Batch.po_line_id == line.id, Batch.code == data["code"])):
+        raise Conflict(f"Batch {data['code']} already exists on this PO line.")
+    batch = Batch(**data)
+    db.session.add(batch)
+    db.session.commit()
+    return batch

@@ -1,0 +1,137 @@
+"""All configuration, read from the environment in one place.
+
+Keys carry their unit in their name (``TOKEN_TTL_SECONDS``, ``PHOTO_MAX_BYTES``).
+Every key has an embedded default that runs Lineside on one machine with no
+services: SQLite under the instance folder, photos in a local folder, background
+work in-process.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # database; "" means an SQLite file in the instance folder
+    "DATABASE_URL": "",
+    # storage: "" means a folder in the instance folder; "s3://bucket/prefix" for S3
+    "STORAGE_URL": "",
+    "S3_ENDPOINT_URL": "",
+    "S3_REGION": "us-east-1",
+    "S3_PATH_STYLE": False,
+    "STORAGE_PRESIGN_TTL_SECONDS": 900,
+    "STORAGE_MULTIPART_THRESHOLD_BYTES": 16 * 1024 * 1024,
+    "STORAGE_MULTIPART_PART_BYTES": 8 * 1024 * 1024,
+    # auth
+    "SECRET_KEY": "",
+    "TOKEN_TTL_SECONDS": 30 * 24 * 3600,
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 10,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,
+    "LOGIN_WINDOW_SECONDS": 15 * 60,
+    # uploads and request limits
+    "PHOTO_MAX_BYTES": 25 * 1024 * 1024,
+    "PHOTO_MAX_PIXELS": 50_000_000,
+    "PHOTO_CONTENT_TYPES": "image/jpeg,image/png,image/webp",
+    "MAX_CONTENT_LENGTH_BYTES": 30 * 1024 * 1024,
+    # sync
+    "SYNC_PUSH_MAX_MUTATIONS": 500,
+    "SYNC_PUSH_MAX_BYTES": 5 * 1024 * 1024,
+    "SYNC_PAGE_LIMIT": 500,
+    "SYNC_PAGE_MAX_LIMIT": 2000,
+    "SYNC_TOMBSTONE_RETENTION_SECONDS": 90 * 24 * 3600,
+    # background work; "" means eager, in-process
+    "CELERY_BROKER_URL": "",
+    "CELERY_RESULT_BACKEND": "",
+    # drift
+    "DRIFT_EWMA_LAMBDA": 0.2,
+    "DRIFT_EWMA_L": 3.0,
+    # email; "" means no email is sent
+    "SMTP_HOST": "",
+    "SMTP_PORT": 25,
+    "SMTP_FROM": "alerts@lineside.invalid",
+    "SMTP_USERNAME": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_STARTTLS": False,
+    # web
+    "PUBLIC_BASE_URL": "",
+    "LOG_LEVEL": "INFO",
+}
+
+
+def _coerce(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any] | None = None,
+                environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Return the configuration: defaults, then ``LINESIDE_``-less environment keys, then overrides.
+
+    Raises ``ValueError`` when an environment value cannot be parsed for its key's type.
+    """
+    env = os.environ if environ is None else environ
+    cfg: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        if key in env and env[key] != "":
+            try:
+                cfg[key] = _coerce(default, env[key])
+            except ValueError as exc:
+                raise ValueError(f"environment variable {key}={env[key]!r} is not valid: {exc}") from None
+        else:
+            cfg[key] = default
+    cfg.update(overrides or {})
+
+    instance = Path(instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not cfg["DATABASE_URL"]:
+        cfg["DATABASE_URL"] = f"sqlite:///{instance / 'lineside.sqlite3'}"
+    if not cfg["STORAGE_URL"]:
+        cfg["STORAGE_URL"] = f"file://{instance / 'photos'}"
+    if not cfg["SECRET_KEY"]:
+        cfg["SECRET_KEY"] = _instance_secret(instance)
+        cfg["SECRET_KEY_GENERATED"] = True
+    else:
+        cfg.setdefault("SECRET_KEY_GENERATED", False)
+
+    cfg["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(cfg["DATABASE_URL"])
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    cfg["MAX_CONTENT_LENGTH"] = cfg["MAX_CONTENT_LENGTH_BYTES"]
+    cfg["CELERY_EAGER"] = not cfg["CELERY_BROKER_URL"]
+    cfg.setdefault("TESTING", False)
+    # flask-smorest / OpenAPI
+    cfg["API_TITLE"] = "Lineside API"
+    cfg["API_VERSION"] = "v1"
+    cfg["OPENAPI_VERSION"] = "3.0.3"
+    cfg["OPENAPI_URL_PREFIX"] = "/api"
+    cfg["OPENAPI_JSON_PATH"] = "openapi.json"
+    cfg["JSON_SORT_KEYS"] = False
+    return cfg
+
+
+def _sqlalchemy_url(url: str) -> str:
+    """Map ``postgres://`` and ``postgresql://`` to the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret(instance: Path) -> str:
+    """Generate the secret key once and keep it in the instance folder (mode 0600)."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its key
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,31 @@
+"""Database connection settings: SQLite in WAL mode with foreign keys on."""
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+
+
+from .extensions import db
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+            # Python's sqlite3 opens transactions lazily; take the write lock at BEGIN instead,
+            # so two writers queue instead of failing with "database is locked" mid-transaction.
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy issue BEGIN itself (see the "begin" listener above).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+

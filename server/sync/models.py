@@ -1,0 +1,77 @@
+"""Sync bookkeeping: the revision counter, the mutation log, conflicts and the audit trail."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..models import IdMixin, UTCDateTime, utcnow
+
+
+class SyncCounter(db.Model):
+    """One row (id = 1) holding the last revision handed out.
+
+    Writers take the next revisions with ``UPDATE ... RETURNING``, which locks the
+    row until their transaction ends: revisions are therefore handed out in commit
+    order, and "every change after revision N" can never skip a late commit.
+    ``purged_through`` is the highest revision whose tombstones may have been purged.
+    """
+
+    __tablename__ = "sync_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    purged_through: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Mutation(db.Model):
+    """Each pushed mutation id and its result, written in the same transaction as the change."""
+
+    __tablename__ = "sync_mutations"
+
+    mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    client_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    status: Mapped[str] = mapped_column(String(12))  # applied | conflict | rejected
+    result: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConflictRecord(IdMixin, db.Model):
+    """A value that lost a merge: kept so nothing is silently lost and a reviewer can see it."""
+
+    __tablename__ = "sync_conflicts"
+    __table_args__ = (Index("ix_sync_conflicts_entity_record", "entity", "record_id"),)
+
+    entity: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    inspection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    field: Mapped[str] = mapped_column(String(80))
+    kept_value: Mapped[dict | list | str | float | bool | None] = mapped_column(JSON)
+    lost_value: Mapped[dict | list | str | float | bool | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(40))  # both_changed | deleted
+    mutation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEvent(IdMixin, db.Model):
+    """Who changed what and when, for inspections and their rows, sync included."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity_record", "entity", "record_id"),)
+
+    entity: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    inspection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    action: Mapped[str] = mapped_column(String(20))  # create | update | delete | override | decision
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> [old, new]
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    mutation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
