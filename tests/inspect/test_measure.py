@@ -45,7 +45,10 @@ def test_bad_units_and_non_finite_values_raise(call):
 
 
 def test_tolerance_limits_are_inclusive_despite_float_error():
-    assert 10.1 > 10 + 0.1 or 9.9 < 10 - 0.1 or True  # the float trap exists either way
+    # in binary floats 0.6 + 0.3 < 0.9 and 0.4 - 0.1 > 0.3: naive limits would fail these
+    assert 0.6 + 0.3 < 0.9 and 0.4 - 0.1 > 0.3
+    assert measure.in_tolerance(0.9, 0.6, 0.3)
+    assert measure.in_tolerance(0.3, 0.4, 0.1)
     assert measure.in_tolerance(10.1, 10.0, 0.1)
     assert measure.in_tolerance(9.9, 10.0, 0.1)
     assert measure.in_tolerance(0.3, 0.1, 0.2)  # 0.1 + 0.2 > 0.3 in binary floats
