@@ -50,8 +50,8 @@ def _optional_blueprints():
     """Blueprints of the domain packages, in the order their endpoints appear in the docs."""
     import importlib
 
-    for module in ("server.inspect.routes", "server.sync.routes", "server.review.routes",
-                   "server.timeline.routes"):
+    for module in ("server.inspect.routes", "server.sync.routes", "server.sync.blob_routes",
+                   "server.review.routes", "server.timeline.routes"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
