@@ -48,13 +48,15 @@ state at each point comes from the largest absolute standardised EWMA over its c
 =========  ===================================  ==========================================
 level      enters when                          leaves when
 =========  ===================================  ==========================================
-alarm      ``|z| >= L`` (control limit)         ``|z| < W`` (drops to warning)
 warning    ``|z| >= W = warning_fraction · L``  ``|z| < R = resolve_fraction · W``
+alarm      ``|z| >= L`` (control limit)         ``|z| < R`` (not on dropping below L)
 =========  ===================================  ==========================================
 
 With the defaults W = 2/3 · L (2.0 for L = 3, the classic "2-sigma" warning line) and
-R = W / 2. The gap between entering and leaving is a dead band, so an EWMA sitting on a limit
-does not open and close alerts on alternate photos.
+R = W / 2. Within an episode the level only rises; the episode ends, and its alert resolves,
+when the EWMA is back within R. The gap between entering and leaving is a dead band: after a
+real 1σ shift the EWMA sits right on the control limit (its mean is 3σ_z for λ = 0.2), and
+without the band the alarm would flap on alternate photos.
 
 The ``trend`` rule (level alarm) fires when the last ``trend_points`` charted values are
 strictly increasing (colour: ΔE00; dimensions: the deviation, in either direction). In control
@@ -75,7 +77,7 @@ Until the baseline is complete (and neither is configured) the result has status
 shorter and more variable than the tables (Jones, Champ & Rigdon 2001, Technometrics 43).
 Two counter-measures: an estimated centre widens the limits by its own standard error (see
 :func:`ewma_limits`, ``center_points``), and the default baseline is 30 photos. Simulated
-with λ = 0.2, L = 3, 500-point in-control series, the alarm rate is then about 1.6 times
+with λ = 0.2, L = 3, 500-point in-control series, the alarm rate is then about 1.3 times
 the known-parameter design rate (about 5 times with 20 photos and no correction); configure
 σ and the centre (e.g. from earlier batches of the same standard) to get the design rate.
 
@@ -84,7 +86,7 @@ the EWMA carries over them; indices in results always refer to the input order.
 
 ARLs (Lucas & Saccucci 1990, Technometrics 32(1), 1-12; Montgomery Table 9.11): λ = 0.2,
 L = 3 has a zero-state in-control ARL of about 560 (L = 2.962 gives 500) and about 10.8 for a
-1σ shift (10.2 at L = 2.962); each colour component chart at L_c = 3.34 needs about 14 points
+1σ shift (10.5 at L = 2.962); each colour component chart at L_c = 3.34 needs about 14 points
 for a 1σ shift. :func:`ewma_arl` computes
 them from the integral equation (Crowder 1987, Technometrics 29(4)).
 """
@@ -745,11 +747,10 @@ def _evaluate(
     for j in range(m):
         i = int(valid_idx[j])
         w_j = float(worst[j])
-        if w_j >= eng.width:
+        # Levels only rise within an episode; it ends when |z| falls below the resolve width.
+        if w_j >= eng.width or (level == LEVEL_ALARM and w_j >= eng.resolve):
             new = LEVEL_ALARM
-        elif w_j >= eng.warning:
-            new = LEVEL_ALARM if level == LEVEL_ALARM else LEVEL_WARNING
-        elif w_j >= eng.resolve and level:
+        elif w_j >= eng.warning or (level and w_j >= eng.resolve):
             new = LEVEL_WARNING
         else:
             new = ""
