@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from ..models import SyncMixin, UTCDateTime
+from ..models import IdMixin, SyncMixin, TimestampMixin, UTCDateTime, utcnow
 
 SECTIONS = ("visual", "measurement", "functional", "packaging", "labeling", "golden_sample")
 ITEM_KINDS = ("yes_no_na", "number", "choice", "text", "photo", "defect_count")
@@ -41,6 +41,13 @@ class ChecklistTemplate(SyncMixin, db.Model):
     #   "tolerance", "choices", "photo_required", "dimension_spec_id"}]}]
     sections: Mapped[list] = mapped_column(JSON, default=list)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Family metadata: the version this one was copied from (another family), who made it,
+    # when the family was archived (no new inspections), and the verdict counting rule
+    # (keys of server.inspect.verdict.DEFAULT_RULE; None = the defaults).
+    copied_from_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verdict_rule: Mapped[dict | None] = mapped_column(JSON)
 
 
 class Inspection(SyncMixin, db.Model):
@@ -65,6 +72,9 @@ class Inspection(SyncMixin, db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # When this inspection's lot result advanced the (product, factory) switching state;
+    # set once, so a replayed sign-off never counts the lot twice.
+    switching_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     template: Mapped[ChecklistTemplate] = relationship(lazy="joined")
 
@@ -156,3 +166,33 @@ class ReviewDecision(SyncMixin, db.Model):
     decision: Mapped[str] = mapped_column(String(10))  # accept | reject | retake
     comment: Mapped[str] = mapped_column(Text, default="")
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)  # a retake task done on the phone
+
+
+class SwitchingStateRecord(IdMixin, TimestampMixin, db.Model):
+    """The ISO 2859-1 switching state of one product stream: one product made by one factory.
+
+    ``state`` is :meth:`server.inspect.aql.SwitchingState.to_dict`; ``inspection`` repeats
+    its severity for queries. Advanced once per signed-off inspection.
+    """
+
+    __tablename__ = "switching_states"
+    __table_args__ = (UniqueConstraint("product_id", "factory_id"),)
+
+    product_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("products.id"), index=True)
+    factory_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organisations.id"), index=True)
+    inspection: Mapped[str] = mapped_column(String(12), default="normal")
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    history: Mapped[list] = mapped_column(JSON, default=list)  # [{"inspection_id", "accepted", "to", "at"}]
+
+
+class ReportShareLink(IdMixin, db.Model):
+    """A revocable, expiring link to an inspection report. Only the SHA-256 of the token is kept."""
+
+    __tablename__ = "report_share_links"
+
+    inspection_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("inspections.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
