@@ -234,7 +234,7 @@ def draw_card(px_per_mm: float, geometry: CardGeometry = CARD_GEOMETRY, *, canva
             for c in range(6):
                 if bits[r, c] < 128:
                     x0, y0 = mx + c * cell, my + r * cell
-                    cv2.fillPoly(canvas, [_pts(_rect(x0, y0, x0 + cell, y0 + cell), px_per_mm, off)], 0, cv2.LINE_AA, _SHIFT)
+                    cv2.fillPoly(canvas, [_pts(_rect(x0, y0, x0 + cell, y0 + cell), px_per_mm, off)], 0, cv2.LINE_8, _SHIFT)
         _text(canvas, str(marker_id), mx + g.marker_size_mm + 0.8, my + 3.0, 2.0, px_per_mm, off, 0.25)
 
     ux0, uy0, ux1, uy1 = g.unit_area_mm

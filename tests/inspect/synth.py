@@ -89,8 +89,12 @@ def _base_scene(px_per_mm: float) -> np.ndarray:
     px0, py0, px1, py1 = PAPER_MM
     rect = np.array([[px0, py0], [px1, py0], [px1, py1], [px0, py1]]) - [x0, y0]
     cv2.fillPoly(paper_mask, [np.round(rect * px_per_mm * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
-    gray = np.full((h, w), 255, np.uint8)
-    card_module.draw_card(px_per_mm, canvas=gray, offset_px=(-x0 * px_per_mm, -y0 * px_per_mm))
+    # Draw the card 4 × 4 supersampled and average down, so edges land where they should.
+    ss = 4
+    big = np.full((h * ss, w * ss), 255, np.uint8)
+    card_module.draw_card(px_per_mm * ss, canvas=big, offset_px=((-x0 * px_per_mm + 0.5) * ss - 0.5, (-y0 * px_per_mm + 0.5) * ss - 0.5))
+    gray = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA)
+    del big
     ink = (gray.astype(np.float32) / 255.0)[..., None]
     card_refl = INK_REFLECTANCE + (PAPER_REFLECTANCE - INK_REFLECTANCE) * ink
     m = (paper_mask.astype(np.float32) / 255.0)[..., None]
@@ -100,15 +104,19 @@ def _base_scene(px_per_mm: float) -> np.ndarray:
 
 
 def _fill(canvas_shape, polygon_mm, px_per_mm) -> tuple[tuple[slice, slice], np.ndarray]:
-    """Anti-aliased coverage (h, w) float32 0..1 of a polygon given in scene mm, and the
-    slices of the canvas it covers (its bounding box plus a margin)."""
+    """Exact-area coverage (h, w) float32 0..1 of a polygon given in scene mm (4 × 4
+    supersampled, no outline growth), and the canvas slices it covers (bounding box plus a
+    margin)."""
+    ss = 4
     pts = (np.asarray(polygon_mm) - SCENE_MM[:2]) * px_per_mm
     x0, y0 = np.maximum(np.floor(pts.min(axis=0)).astype(int) - 2, 0)
     x1, y1 = np.minimum(np.ceil(pts.max(axis=0)).astype(int) + 3, [canvas_shape[1], canvas_shape[0]])
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    local = (pts - [x0, y0]) * 16
-    cv2.fillPoly(mask, [np.round(local).astype(np.int32).reshape(-1, 1, 2)], 255, cv2.LINE_AA, 4)
-    return (slice(y0, y1), slice(x0, x1)), mask.astype(np.float32) / 255.0
+    mask = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss), np.uint8)
+    # Canvas pixel (j, i) covers [j - 0.5, j + 0.5); sub-pixel centres sit at (k + 0.5)/ss - 0.5.
+    local = ((pts - [x0, y0]) + 0.5) * ss - 0.5
+    cv2.fillPoly(mask, [np.round(local * 256).astype(np.int32).reshape(-1, 1, 2)], 255, cv2.LINE_8, 8)
+    cov = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    return (slice(y0, y1), slice(x0, x1)), cov
 
 
 def _blend(scene, polygon_mm, px_per_mm, reflectance) -> None:

@@ -1,0 +1,960 @@
+"""Photo analysis: colour and size of a unit photographed on the Lineside inspection card.
+
+Pipeline (issue 5)::
+
+    header probe (refuse non-images, truncated JPEGs and decompression bombs before decoding)
+    -> decode, reduced by 2/4/8 by libjpeg's DCT scaling so at most ~3.2 MP are decoded,
+       EXIF orientation honoured
+    -> ArUco markers (found at half that size, corners refined to sub-pixel at full)
+    -> homography image px -> card mm
+    -> flat field: the card's blank paper is the white reference; a quadratic fit of its
+       brightness over the card removes vignetting and uneven light
+    -> colour checker: first sampled at the designated outline through the homography (both
+       ways round), validated by its fit residual; if that fails, OpenCV's ``mcc`` detector
+       (chart type MCC24) searches the whole photo
+    -> colour correction fitted on the 24 patches
+    -> unit segmentation on the rectified unit area -> minimum-area rectangle in card mm
+    -> robust mean colour of the unit (edges, specular highlights and shadows excluded)
+    -> CIELAB D65 -> ΔE00 against the golden sample -> verdict, confidence, reasons, overlay.
+
+Colour correction: an affine 3 × 4 matrix fitted by weighted least squares in *linear*
+sRGB, not ``cv2.ccm``. Light acts linearly on linear RGB: a change of illuminant is very
+nearly a per-channel gain (von Kries) and flare an offset, so an affine map in linear space
+is the physically right model and 24 patches determine its 12 unknowns many times over.
+The fit is closed-form and deterministic (``cv2.ccm`` minimises ΔE with an iterative
+optimiser whose defaults and API have changed between contrib releases), runs in
+microseconds, and leaves per-patch residuals we report. Patches with a clipped channel are
+left out of the fit. Weights ~ 1/sqrt(luminance) keep dark patches from being ignored.
+
+Checker location: locating the patches from the card homography costs nothing once the
+markers are known and is exact when the checker lies on its outline; ``mcc`` costs about as
+much as decoding a 12 MP photo, so it only runs when the outline holds no valid checker
+(checker elsewhere in the photo, a full-size Classic, or no card at all).
+
+Everything here is pure: bytes and dicts in, plain values out; no Flask, no database.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from server.inspect import color, cv_compat
+from server.inspect.card import CARD_GEOMETRY, COLORCHECKER_CLASSIC_SRGB_U8, CardGeometry
+
+__all__ = ["ImageProbeError", "image_info", "analyze_photo", "decode_photo"]
+
+DEFAULT_MAX_PIXELS = 50_000_000
+ANALYSIS_MAX_PIXELS = 3_200_000  # decode reduced until at most this many pixels
+UNIT_PX_PER_MM = 5.0  # rectified unit area: 0.2 mm per pixel
+CARD_PX_PER_MM = 2.0  # rectified whole card for the flat field
+BLUR_LIMIT_MM = 0.6  # edge blur (Gaussian sigma on the card) that makes a photo unusable
+OVERLAY_MAX_SIDE = 1280
+
+_REF_LINEAR = color.srgb_to_linear(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
+_REF_LAB = color.srgb_to_lab(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
+_SRGB_U8_TO_LINEAR = color.srgb_to_linear(np.arange(256, dtype=np.uint8)).astype(np.float32)
+
+
+class ImageProbeError(ValueError):
+    """The bytes are not an image we can read (unknown type, or header truncated/corrupt)."""
+
+
+# ---------------------------------------------------------------------------------------
+# Header probe
+
+
+@dataclass(frozen=True)
+class _Probe:
+    width: int  # as stored
+    height: int
+    format: str
+    orientation: int = 1  # EXIF orientation (JPEG only)
+    scan_offset: int = 0  # JPEG: offset of the first SOS marker
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        return (self.height, self.width) if self.orientation in (5, 6, 7, 8) else (self.width, self.height)
+
+
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _exif_orientation(app1: bytes) -> int:
+    if not app1.startswith(b"Exif\x00\x00") or len(app1) < 14:
+        return 1
+    tiff = app1[6:]
+    endian = {b"II": "<", b"MM": ">"}.get(tiff[:2])
+    if endian is None:
+        return 1
+    try:
+        (ifd,) = struct.unpack(endian + "I", tiff[4:8])
+        (count,) = struct.unpack(endian + "H", tiff[ifd : ifd + 2])
+        for k in range(count):
+            entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
+            tag, typ, _n = struct.unpack(endian + "HHI", entry[:8])
+            if tag == 0x0112 and typ == 3:
+                (value,) = struct.unpack(endian + "H", entry[8:10])
+                return value if 1 <= value <= 8 else 1
+    except struct.error:
+        return 1
+    return 1
+
+
+def _probe_jpeg(data: bytes) -> _Probe:
+    pos, size, orientation, dims = 2, len(data), 1, None
+    while pos + 4 <= size:
+        if data[pos] != 0xFF:
+            raise ImageProbeError("corrupt JPEG header")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            pos += 2
+            continue
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
+        if length < 2 or pos + 2 + length > size:
+            raise ImageProbeError("truncated JPEG header")
+        segment = data[pos + 4 : pos + 2 + length]
+        if marker == 0xE1 and orientation == 1:
+            orientation = _exif_orientation(segment)
+        elif marker in _JPEG_SOF and len(segment) >= 5:
+            height, width = struct.unpack(">HH", segment[1:5])
+            dims = (width, height)
+        elif marker == 0xDA:
+            if dims is None:
+                raise ImageProbeError("JPEG without a frame header")
+            return _Probe(dims[0], dims[1], "jpeg", orientation, pos)
+        pos += 2 + length
+    raise ImageProbeError("truncated JPEG header")
+
+
+def _probe(data: bytes) -> _Probe:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageProbeError("expected bytes")
+    data = bytes(data[: 1 << 20]) if len(data) > (1 << 20) else bytes(data)
+    if data[:3] == b"\xff\xd8\xff":
+        return _probe_jpeg(data)
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            raise ImageProbeError("truncated PNG header")
+        width, height = struct.unpack(">II", data[16:24])
+        return _Probe(width, height, "png")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8X":
+            width = 1 + int.from_bytes(data[24:27], "little")
+            height = 1 + int.from_bytes(data[27:30], "little")
+        elif chunk == b"VP8L":
+            bits = int.from_bytes(data[21:25], "little")
+            width, height = 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+        elif chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+            width = int.from_bytes(data[26:28], "little") & 0x3FFF
+            height = int.from_bytes(data[28:30], "little") & 0x3FFF
+        else:
+            raise ImageProbeError("unsupported WebP variant")
+        return _Probe(width, height, "webp")
+    raise ImageProbeError("not a JPEG, PNG or WebP image")
+
+
+def image_info(data: bytes) -> tuple[int, int, str]:
+    """Read only the header: ``(width, height, format)`` of the image as displayed (EXIF
+    orientation applied), format "jpeg", "png" or "webp".
+
+    Never decodes pixels, so it is safe on untrusted uploads of any claimed size. Raises
+    :class:`ImageProbeError` (a ValueError) for other types and truncated or corrupt headers.
+    """
+    probe = _probe(data)
+    width, height = probe.display_size
+    if width <= 0 or height <= 0:
+        raise ImageProbeError("image header gives zero size")
+    return width, height, probe.format
+
+
+# ---------------------------------------------------------------------------------------
+# Decoding
+
+
+@dataclass
+class _Decoded:
+    bgr: np.ndarray | None
+    factor: int  # decoded pixel = factor × original pixels
+    size: tuple[int, int]  # original displayed (width, height)
+    format: str
+    problem: str | None = None
+
+
+_ORIENT_FIX = {
+    3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
+    6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
+    8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),
+}
+
+
+def decode_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, target_pixels: int = ANALYSIS_MAX_PIXELS) -> _Decoded:
+    """Probe and decode for analysis: reduced by 1, 2, 4 or 8 so the image has at most
+    ``target_pixels``, EXIF orientation honoured. Problems are returned in ``problem``
+    (plain language), never raised."""
+    try:
+        probe = _probe(data)
+    except ImageProbeError as exc:
+        return _Decoded(None, 1, (0, 0), "unknown", f"not a readable image ({exc})")
+    width, height = probe.display_size
+    if width <= 0 or height <= 0:
+        return _Decoded(None, 1, (0, 0), probe.format, "image header gives zero size")
+    pixels = width * height
+    if pixels > max_pixels:
+        return _Decoded(
+            None, 1, (width, height), probe.format,
+            f"image is {width} × {height} = {pixels / 1e6:.1f} megapixels, above the limit of {max_pixels / 1e6:.1f}",
+        )  # fmt: skip
+    if probe.format == "jpeg" and b"\xff\xd9" not in data[probe.scan_offset :]:
+        return _Decoded(None, 1, (width, height), probe.format, "JPEG file is truncated")
+    factor = 1
+    while factor < 8 and pixels / (factor * factor) > target_pixels:
+        factor *= 2
+    bgr = cv_compat.imdecode(data, cv_compat.reduced_color_flag(factor))
+    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.size == 0:
+        return _Decoded(None, factor, (width, height), probe.format, "image data is corrupt")
+    # OpenCV applies EXIF orientation itself; fix it here only on builds that did not.
+    if probe.orientation in _ORIENT_FIX and bgr.shape[1] * factor < width - factor and width != height:
+        bgr = _ORIENT_FIX[probe.orientation](bgr)
+    return _Decoded(np.ascontiguousarray(bgr), factor, (width, height), probe.format)
+
+
+# ---------------------------------------------------------------------------------------
+# Card detection
+
+
+@dataclass
+class CardDetection:
+    """Markers found and the homography image px -> card mm (None with < 2 markers)."""
+
+    ids: list[int]
+    corners_px: list[np.ndarray]
+    image_to_card: np.ndarray | None
+    reprojection_error_px: float | None
+    px_per_mm: float | None  # image pixels per card mm around the card centre
+
+
+def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY) -> CardDetection:
+    """Find the card's ArUco markers in an 8-bit BGR image and fit the homography.
+
+    Markers are detected at half resolution (fast) when the image is large, then their
+    corners are refined to sub-pixel accuracy on the full image. Ids not on the card are
+    ignored; a duplicated id is dropped (ambiguous).
+    """
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    scale = 0.5 if max(gray.shape) > 1400 else 1.0
+    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1.0 else gray
+    corners, ids = cv_compat.detect_aruco(small, geometry.marker_dictionary)
+    wanted = set(geometry.marker_ids)
+    counts = {int(i): int(np.sum(ids == i)) for i in set(ids.tolist())}
+    found_ids, found_corners = [], []
+    for c, i in zip(corners, ids.tolist()):
+        if i in wanted and counts[i] == 1:
+            found_ids.append(int(i))
+            found_corners.append(c / scale + (0.5 / scale - 0.5))  # pixel-centre convention
+    if found_corners:
+        pts = np.concatenate(found_corners).reshape(-1, 1, 2).astype(np.float32)
+        # Window ~1/8 of the marker side, at least 2 px.
+        side = min(np.linalg.norm(c[0] - c[1]) for c in found_corners)
+        win = int(max(2, min(8, side / 10)))
+        cv2.cornerSubPix(gray, pts, (win, win), (-1, -1), (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+        found_corners = list(pts.reshape(-1, 4, 2))
+    if len(found_ids) < 2:
+        return CardDetection(found_ids, found_corners, None, None, None)
+    src = np.concatenate(found_corners).astype(np.float64)
+    dst = np.concatenate([geometry.marker_corners_mm(i) for i in found_ids])
+    h, _ = cv2.findHomography(src, dst, 0)
+    if h is None or not np.all(np.isfinite(h)):
+        return CardDetection(found_ids, found_corners, None, None, None)
+    inv = np.linalg.inv(h)
+    reproj = cv2.perspectiveTransform(dst.reshape(-1, 1, 2), inv).reshape(-1, 2)
+    err = float(np.sqrt(np.mean(np.sum((reproj - src) ** 2, axis=1))))
+    center = np.array([[[geometry.width_mm / 2, geometry.height_mm / 2], [geometry.width_mm / 2 + 1, geometry.height_mm / 2]]])
+    c_img = cv2.perspectiveTransform(center, inv).reshape(2, 2)
+    return CardDetection(found_ids, found_corners, h, err, float(np.linalg.norm(c_img[1] - c_img[0])))
+
+
+def _rectify(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_mm: float) -> np.ndarray:
+    """Warp the card area ``(x0, y0, x1, y1)`` mm to a grid of ``px_per_mm``; pixel centre
+    (j, i) is card mm (x0 + j/px_per_mm, y0 + i/px_per_mm)."""
+    x0, y0, x1, y1 = area_mm
+    size = (int(round((x1 - x0) * px_per_mm)) + 1, int(round((y1 - y0) * px_per_mm)) + 1)
+    to_grid = np.array([[px_per_mm, 0, -x0 * px_per_mm], [0, px_per_mm, -y0 * px_per_mm], [0, 0, 1]])
+    return cv2.warpPerspective(bgr, to_grid @ image_to_card, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _rectify_linear(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`_rectify`, but interpolating in linear light (edges keep their true
+    position: mixing gamma-encoded values would make dark objects look larger). Returns
+    ``(linear RGB float32, 8-bit BGR)`` of the area."""
+    x0, y0, x1, y1 = area_mm
+    corners = np.array([[[x0, y0], [x1, y0], [x1, y1], [x0, y1]]], dtype=np.float64)
+    img_pts = cv2.perspectiveTransform(corners, np.linalg.inv(image_to_card)).reshape(-1, 2)
+    h, w = bgr.shape[:2]
+    cx0, cy0 = np.clip(np.floor(img_pts.min(axis=0)).astype(int) - 2, 0, [w - 1, h - 1])
+    cx1, cy1 = np.clip(np.ceil(img_pts.max(axis=0)).astype(int) + 3, 1, [w, h])
+    crop = bgr[cy0:cy1, cx0:cx1]
+    shift = np.array([[1, 0, cx0], [0, 1, cy0], [0, 0, 1]], dtype=np.float64)
+    h_crop = image_to_card @ shift
+    linear = _rectify(_linear_rgb(crop), h_crop, area_mm, px_per_mm)
+    raw = _rectify(crop, h_crop, area_mm, px_per_mm)
+    return linear, raw
+
+
+def _linear_rgb(bgr_u8: np.ndarray) -> np.ndarray:
+    """8-bit BGR sRGB -> linear RGB float32 (channel order R, G, B)."""
+    return _SRGB_U8_TO_LINEAR[bgr_u8[..., ::-1]]
+
+
+# ---------------------------------------------------------------------------------------
+# Flat field
+
+
+@dataclass(frozen=True)
+class FlatField:
+    """Brightness of blank paper over the card: luminance ≈ poly(x_mm, y_mm)."""
+
+    coefficients: tuple[float, ...]
+    paper_rgb_linear: tuple[float, float, float]  # median paper colour (camera linear RGB)
+    samples: int
+    residual_rel: float  # RMS relative residual of the fit
+    value_range: tuple[float, float]
+
+    def at(self, x_mm, y_mm) -> np.ndarray:
+        """Relative paper brightness at card positions (clamped to the fitted range)."""
+        x = (np.asarray(x_mm, dtype=np.float64) - 125.0) / 125.0
+        y = (np.asarray(y_mm, dtype=np.float64) - 90.0) / 90.0
+        c = self.coefficients
+        v = c[0] + c[1] * x + c[2] * y + c[3] * x * x + c[4] * x * y + c[5] * y * y
+        return np.clip(v, self.value_range[0], self.value_range[1])
+
+
+def fit_flat_field(card_linear: np.ndarray, px_per_mm: float, geometry: CardGeometry = CARD_GEOMETRY) -> FlatField | None:
+    """Fit the paper brightness over the card from blank-paper squares of a rectified,
+    linear-RGB card image; robust (iteratively drops squares far from the fit: shadows,
+    objects lying on the paper). None if too few squares are usable."""
+    points = geometry.paper_sample_points_mm()
+    half = max(1, int(round(1.5 * px_per_mm)))
+    lum = card_linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    h, w = lum.shape
+    cols = np.round(points[:, 0] * px_per_mm).astype(int)
+    rows = np.round(points[:, 1] * px_per_mm).astype(int)
+    ok = (cols - half >= 0) & (rows - half >= 0) & (cols + half < w) & (rows + half < h)
+    points, cols, rows = points[ok], cols[ok], rows[ok]
+    if len(points) < 12:
+        return None
+    # Mean over each square via an integral image.
+    integral = cv2.integral(lum.astype(np.float64))
+    r0, r1, c0, c1 = rows - half, rows + half + 1, cols - half, cols + half + 1
+    sums = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
+    values = sums / ((2 * half + 1) ** 2)
+    x = (points[:, 0] - 125.0) / 125.0
+    y = (points[:, 1] - 90.0) / 90.0
+    design = np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y])
+    keep = values > 0.25 * np.median(values)  # drop anything clearly not paper
+    coef = None
+    for _ in range(4):
+        if keep.sum() < 12:
+            return None
+        coef, *_ = np.linalg.lstsq(design[keep], values[keep], rcond=None)
+        rel = values / np.maximum(design @ coef, 1e-6) - 1.0
+        scale = max(1.4826 * np.median(np.abs(rel[keep])), 0.004)
+        new_keep = np.abs(rel) < 3.0 * scale
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    fitted = design[keep] @ coef
+    rgb_cols = [
+        (integral_c[r1, c1] - integral_c[r0, c1] - integral_c[r1, c0] + integral_c[r0, c0])[keep]
+        for integral_c in (cv2.integral(card_linear[..., k].astype(np.float64)) for k in range(3))
+    ]
+    paper_rgb = [float(np.median(s / ((2 * half + 1) ** 2) / fitted)) for s in rgb_cols]
+    residual = float(np.sqrt(np.mean((values[keep] / fitted - 1.0) ** 2)))
+    lo, hi = float(fitted.min()), float(fitted.max())
+    return FlatField(tuple(float(v) for v in coef), tuple(paper_rgb), int(keep.sum()), residual, (0.8 * lo, 1.2 * hi))
+
+
+# ---------------------------------------------------------------------------------------
+# Colour checker and correction
+
+
+@dataclass
+class CheckerFit:
+    """Affine colour correction camera-linear RGB -> linear sRGB (D65) from the checker."""
+
+    matrix: np.ndarray  # (3, 4): [M | offset]
+    residuals_de00: np.ndarray  # (24,) ΔE00 of each corrected patch vs. its reference (NaN if left out)
+    used: np.ndarray  # (24,) bool
+    source: str  # "card outline" | "mcc"
+    patch_centers_px: np.ndarray  # (24, 2) in the decoded image
+    clipped: int
+    dark: bool
+
+    def apply(self, rgb_linear: np.ndarray) -> np.ndarray:
+        """Correct camera-linear RGB (..., 3) to linear sRGB (..., 3)."""
+        return rgb_linear @ self.matrix[:, :3].T + self.matrix[:, 3]
+
+    @property
+    def mean_residual(self) -> float:
+        return float(np.nanmean(self.residuals_de00))
+
+    @property
+    def max_residual(self) -> float:
+        return float(np.nanmax(self.residuals_de00))
+
+
+def fit_colour_correction(patch_rgb_linear: np.ndarray, clipped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Weighted least-squares affine map from measured patch colours (24, 3, camera linear
+    RGB) to the published ColorChecker values (linear sRGB D65).
+
+    Returns ``(matrix (3, 4), residuals_de00 (24,), used (24,))`` or None when fewer than
+    12 patches are usable.
+    """
+    used = ~clipped & np.all(np.isfinite(patch_rgb_linear), axis=1)
+    if used.sum() < 12:
+        return None
+    x = np.column_stack([patch_rgb_linear, np.ones(24)])
+    y_ref = _REF_LINEAR @ np.array([0.2126, 0.7152, 0.0722])
+    weights = 1.0 / np.sqrt(y_ref + 0.02)
+    a = x[used] * weights[used, None]
+    b = _REF_LINEAR[used] * weights[used, None]
+    coef, *_ = np.linalg.lstsq(a, b, rcond=None)
+    matrix = coef.T
+    corrected = x @ coef
+    lab = color.linear_srgb_to_lab(np.clip(corrected, 0, None))
+    residuals = color.delta_e_cie2000(lab, _REF_LAB)
+    return matrix, np.where(used, residuals, np.nan), used
+
+
+def _sample_quads(bgr: np.ndarray, quads_px: np.ndarray, shrink: float = 0.5):
+    """Mean camera-linear RGB inside the central part of each quad, plus a clipped flag and
+    the relative spread (std/mean of luminance) of each patch."""
+    means, clipped, spread = [], [], []
+    h, w = bgr.shape[:2]
+    for quad in quads_px:
+        center = quad.mean(axis=0)
+        inner = center + (quad - center) * shrink
+        x0, y0 = np.floor(inner.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 1
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            means.append([np.nan] * 3), clipped.append(True), spread.append(np.inf)
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillConvexPoly(mask, np.round((inner - [x0, y0]) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+        roi = bgr[y0:y1, x0:x1][mask.astype(bool)]
+        if len(roi) < 4:
+            means.append([np.nan] * 3), clipped.append(True), spread.append(np.inf)
+            continue
+        lin = _linear_rgb(roi)
+        means.append(lin.mean(axis=0))
+        clipped.append(bool(np.percentile(roi, 90, axis=0).max() >= 254))
+        y = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+        spread.append(float(y.std() / max(y.mean(), 1e-4)))
+    return np.array(means, dtype=np.float64), np.array(clipped), np.array(spread)
+
+
+def _checker_from_quads(bgr, quads_px, centers_mm, flat: FlatField | None, source: str, orders) -> CheckerFit | None:
+    means, clipped, spread = _sample_quads(bgr, quads_px)
+    if flat is not None and centers_mm is not None:
+        means = means / flat.at(centers_mm[:, 0], centers_mm[:, 1])[:, None]
+    best = None
+    for order in orders:
+        fit = fit_colour_correction(means[order], clipped[order])
+        if fit is None:
+            continue
+        matrix, residuals, used = fit
+        if best is None or np.nanmean(residuals) < np.nanmean(best.residuals_de00):
+            dark = bool(np.nanmax(means[order][18]) < 0.06) if np.isfinite(means[order][18]).all() else True
+            best = CheckerFit(matrix, residuals, used, source, quads_px.mean(axis=1)[order], int(clipped.sum()), dark)
+    if best is None or np.nanmedian(spread) > 0.15:
+        return None
+    return best
+
+
+def _checker_on_card(bgr, detection: CardDetection, flat, geometry: CardGeometry) -> CheckerFit | None:
+    centers = geometry.checker_patch_centers_mm()
+    half = geometry.checker_patch_size_mm / 2.0
+    offsets = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
+    quads_mm = centers[:, None, :] + offsets[None, :, :]
+    inv = np.linalg.inv(detection.image_to_card)
+    quads_px = cv2.perspectiveTransform(quads_mm.reshape(-1, 1, 2), inv).reshape(24, 4, 2)
+    # Right way up, or turned 180° in the outline (patch i sits where patch 23 - i belongs).
+    orders = (np.arange(24), np.arange(24)[::-1])
+    # With ``order``, position order[k] holds reference patch k.
+    fit = _checker_from_quads(bgr, quads_px, centers, flat, "card outline", orders)
+    if fit is None or fit.mean_residual > 3.0:
+        return None
+    return fit
+
+
+def _checker_with_mcc(bgr, detection: CardDetection | None, flat) -> CheckerFit | None:
+    scale = 1.0
+    small = bgr
+    if max(bgr.shape[:2]) > 1100:
+        scale = 1000.0 / max(bgr.shape[:2])
+        small = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    found = cv_compat.detect_mcc24(small)
+    if found is None:
+        return None
+    quads, _cost = found
+    quads_px = (quads + 0.5) / scale - 0.5
+    centers_mm = None
+    if detection is not None and detection.image_to_card is not None:
+        centers_mm = cv2.perspectiveTransform(quads_px.mean(axis=1).reshape(-1, 1, 2).astype(np.float64), detection.image_to_card).reshape(24, 2)
+    orders = (np.arange(24), np.arange(24)[::-1])
+    fit = _checker_from_quads(bgr, quads_px, centers_mm, flat, "mcc", orders)
+    if fit is None or fit.mean_residual > 6.0:
+        return None
+    return fit
+
+
+# ---------------------------------------------------------------------------------------
+# Unit segmentation and measurement
+
+
+@dataclass
+class UnitMeasurement:
+    """The unit found in the rectified unit area."""
+
+    length_mm: float
+    width_mm: float
+    angle_deg: float
+    center_mm: tuple[float, float]
+    box_mm: np.ndarray  # (4, 2) corners of the minimum-area rectangle, card mm
+    area_mm2: float
+    rgb_linear: np.ndarray  # (3,) robust mean, corrected linear sRGB (or camera linear)
+    pixels_used: int
+    inlier_fraction: float
+    lab_spread: float  # ΔE00 spread (median abs deviation) of pixels around the mean
+    touches_border: bool
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = np.zeros_like(mask)
+    cv2.drawContours(out, contours, -1, 1, thickness=cv2.FILLED)
+    return out
+
+
+def _largest_component(mask: np.ndarray, min_area: int) -> np.ndarray | None:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return None
+    best = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    if stats[best, cv2.CC_STAT_AREA] < min_area:
+        return None
+    return (labels == best).astype(np.uint8)
+
+
+def measure_unit(linear: np.ndarray, raw_u8: np.ndarray, px_per_mm: float, origin_mm=(0.0, 0.0)) -> UnitMeasurement | None:
+    """Segment the unit on blank paper and measure it.
+
+    ``linear``: (H, W, 3) linear RGB of the rectified area (flat-fielded and, when
+    possible, colour-corrected), ``raw_u8``: the same area as decoded 8-bit BGR (to spot
+    clipped pixels), ``px_per_mm``: grid scale; ``origin_mm``: card mm of pixel (0, 0).
+    Returns None when nothing unit-like is found.
+    """
+    h, w = linear.shape[:2]
+    ring = max(2, int(round(1.5 * px_per_mm)))
+    border = np.concatenate([
+        linear[:ring].reshape(-1, 3), linear[-ring:].reshape(-1, 3),
+        linear[:, :ring].reshape(-1, 3), linear[:, -ring:].reshape(-1, 3),
+    ])  # fmt: skip
+    paper = np.median(border, axis=0)
+    rel = np.abs(linear / np.maximum(paper, 1e-4) - 1.0).max(axis=2)
+    coarse = (rel > 0.3).astype(np.uint8)
+    k = max(3, int(round(0.8 * px_per_mm)) | 1)
+    coarse = cv2.morphologyEx(coarse, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    coarse = _largest_component(coarse, int(40 * px_per_mm * px_per_mm))
+    if coarse is None:
+        return None
+    coarse = _fill_holes(coarse)
+    erode_px = max(2, int(round(1.5 * px_per_mm)))
+    core = cv2.erode(coarse, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1)))
+    core_idx = core.astype(bool)
+    if core_idx.sum() < 50:
+        core_idx = coarse.astype(bool)
+    pix = linear[core_idx]
+    not_clipped = raw_u8[core_idx].max(axis=1) < 250
+    lum = pix @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+    med = np.median(lum[not_clipped]) if not_clipped.any() else np.median(lum)
+    mad = 1.4826 * np.median(np.abs(lum - med)) + 1e-6
+    # Highlights and shadows: luminance far from the unit's typical value, or clipped.
+    inliers = not_clipped & (np.abs(lum - med) < max(3.0 * mad, 0.03 * med))
+    if inliers.sum() < 20:
+        inliers = np.ones_like(lum, dtype=bool)
+    unit_rgb = pix[inliers].mean(axis=0)
+
+    # Fine mask: threshold halfway between paper and unit colour along the line joining
+    # them (linear light mixes linearly under blur, so the edge sits at t = 0.5).
+    direction = unit_rgb - paper
+    denom = float(direction @ direction)
+    if denom < 1e-6:
+        return None
+    t = ((linear - paper) @ (direction / denom).astype(np.float32)).astype(np.float32)
+    fine = (t > 0.5).astype(np.uint8)
+    fine = cv2.morphologyEx(fine, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+    fine = fine & cv2.dilate(coarse, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    fine = _largest_component(fine, int(40 * px_per_mm * px_per_mm))
+    if fine is None:
+        return None
+    fine = _fill_holes(fine)
+    contours, _ = cv2.findContours(fine, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour.astype(np.float32))
+    # Contour points are boundary pixel centres: the object extends half a pixel further
+    # on each side.
+    rw, rh = rw + 1.0, rh + 1.0
+    box = cv2.boxPoints(((cx, cy), (rw, rh), angle)) / px_per_mm + np.asarray(origin_mm)
+    lab_pix = color.linear_srgb_to_lab(np.clip(pix[inliers][:: max(1, inliers.sum() // 4000)], 0, None))
+    spread = float(np.median(color.delta_e_cie2000(lab_pix, color.linear_srgb_to_lab(np.clip(unit_rgb, 0, None)))))
+    ys, xs = np.nonzero(fine)
+    touches = bool(ys.min() <= 1 or xs.min() <= 1 or ys.max() >= h - 2 or xs.max() >= w - 2)
+    return UnitMeasurement(
+        length_mm=float(max(rw, rh) / px_per_mm),
+        width_mm=float(min(rw, rh) / px_per_mm),
+        angle_deg=float(angle),
+        center_mm=(float(cx / px_per_mm + origin_mm[0]), float(cy / px_per_mm + origin_mm[1])),
+        box_mm=box,
+        area_mm2=float(fine.sum() / px_per_mm**2),
+        rgb_linear=unit_rgb.astype(np.float64),
+        pixels_used=int(inliers.sum()),
+        inlier_fraction=float(inliers.mean()),
+        lab_spread=spread,
+        touches_border=touches,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Quality measures
+
+
+def _blur_sigma_px(gray: np.ndarray, quads_px: list[np.ndarray]) -> float | None:
+    """Edge blur (Gaussian sigma, px) from the markers' black/white edges: a step of
+    contrast C blurred by sigma has a peak gradient C / (sigma·sqrt(2π))."""
+    sigmas = []
+    h, w = gray.shape
+    for quad in quads_px:
+        x0, y0 = np.floor(quad.min(axis=0)).astype(int) - 3
+        x1, y1 = np.ceil(quad.max(axis=0)).astype(int) + 4
+        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        roi = _SRGB_U8_TO_LINEAR[gray[y0:y1, x0:x1]]
+        gx = cv2.Sobel(roi, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+        gy = cv2.Sobel(roi, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+        grad = np.sqrt(gx * gx + gy * gy)
+        contrast = float(np.percentile(roi, 95) - np.percentile(roi, 5))
+        peak = float(np.percentile(grad, 99.5))
+        if contrast > 0.05 and peak > 0:
+            sigmas.append(contrast / (peak * math.sqrt(2 * math.pi)))
+    return float(np.median(sigmas)) if sigmas else None
+
+
+def _laplacian_variance(gray: np.ndarray) -> float:
+    small = gray if max(gray.shape) <= 1000 else cv2.resize(gray, None, fx=1000 / max(gray.shape), fy=1000 / max(gray.shape), interpolation=cv2.INTER_AREA)
+    return float(cv2.Laplacian(small, cv2.CV_32F).var())
+
+
+# ---------------------------------------------------------------------------------------
+# Overlay
+
+
+def _overlay(bgr, detection, checker, unit, status, lines) -> bytes:
+    scale = min(1.0, OVERLAY_MAX_SIDE / max(bgr.shape[:2]))
+    img = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else bgr.copy()
+    thick = max(1, int(round(max(img.shape[:2]) / 600)))
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    fs = max(0.4, max(img.shape[:2]) / 1800)
+
+    def to_px(points_px):
+        return np.round((np.asarray(points_px) + 0.5) * scale - 0.5).astype(np.int32)
+
+    if detection is not None:
+        for marker_id, quad in zip(detection.ids, detection.corners_px):
+            cv2.polylines(img, [to_px(quad)], True, (0, 200, 0), thick, cv2.LINE_AA)
+            cv2.putText(img, str(marker_id), tuple(int(v) for v in to_px(quad[0])), font, fs, (0, 200, 0), thick, cv2.LINE_AA)
+    if checker is not None:
+        for k, (center, res) in enumerate(zip(checker.patch_centers_px, checker.residuals_de00)):
+            col = (0, 200, 0) if res <= 2 else ((0, 165, 255) if res <= 4 else (0, 0, 255))
+            p = tuple(int(v) for v in to_px(center))
+            cv2.circle(img, p, max(3, int(6 * fs)), col, thick, cv2.LINE_AA)
+            label = "-" if not np.isfinite(res) else f"{res:.1f}"
+            cv2.putText(img, label, (p[0] - int(10 * fs), p[1] + int(22 * fs)), font, fs * 0.7, col, max(1, thick - 1), cv2.LINE_AA)
+    if unit is not None and detection is not None and detection.image_to_card is not None:
+        inv = np.linalg.inv(detection.image_to_card)
+        box = cv2.perspectiveTransform(unit.box_mm.reshape(-1, 1, 2), inv).reshape(-1, 2)
+        cv2.polylines(img, [to_px(box)], True, (255, 0, 255), thick + 1, cv2.LINE_AA)
+        top = to_px(box)[np.argmin(box[:, 1])]
+        cv2.putText(img, f"{unit.length_mm:.1f} x {unit.width_mm:.1f} mm", (int(top[0]), int(top[1]) - 8), font, fs, (255, 0, 255), thick, cv2.LINE_AA)
+    colour = {"pass": (0, 170, 0), "fail": (0, 0, 230), "unusable": (0, 140, 255)}[status]
+    y = int(30 * fs) + 4
+    for text in [status.upper(), *lines]:
+        cv2.putText(img, text, (8, y), font, fs, (0, 0, 0), thick + 2, cv2.LINE_AA)
+        cv2.putText(img, text, (8, y), font, fs, colour if text == status.upper() else (255, 255, 255), thick, cv2.LINE_AA)
+        y += int(32 * fs) + 2
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    return buf.tobytes() if ok else b""
+
+
+# ---------------------------------------------------------------------------------------
+# Analysis
+
+
+@dataclass
+class _Result:
+    status: str = "unusable"
+    calibrated: bool = False
+    lab: list | None = None
+    delta_e_cie2000: float | None = None
+    length_mm: float | None = None
+    width_mm: float | None = None
+    confidence: float = 0.0
+    reasons: list = field(default_factory=list)
+    overlay_jpeg: bytes = b""
+    quality: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "status": self.status,
+            "calibrated": self.calibrated,
+            "lab": self.lab,
+            "delta_e_cie2000": self.delta_e_cie2000,
+            "length_mm": self.length_mm,
+            "width_mm": self.width_mm,
+            "confidence": round(float(min(1.0, max(0.0, self.confidence))), 3),
+            "reasons": list(self.reasons),
+            "overlay_jpeg": self.overlay_jpeg,
+            "quality": self.quality,
+        }
+
+
+def _reference_number(reference: dict, key: str) -> float | None:
+    value = reference.get(key) if isinstance(reference, dict) else None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _reference_lab(reference: dict) -> np.ndarray | None:
+    lab = reference.get("lab") if isinstance(reference, dict) else None
+    try:
+        lab = np.asarray(lab, dtype=np.float64).reshape(3)
+    except (TypeError, ValueError):
+        return None
+    return lab if np.all(np.isfinite(lab)) else None
+
+
+def analyze_photo(data: bytes, reference: dict, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+    """Analyse one inspection photo against the golden sample.
+
+    ``data``: the uploaded file (JPEG, PNG or WebP). ``reference``: ``lab`` (CIELAB D65,
+    3 floats), ``length_mm``, ``width_mm``, ``delta_e_max`` (ΔE00) and
+    ``size_tolerance_mm``; missing values skip that check (with a reason).
+
+    Returns a dict: ``status`` ("pass" | "fail" | "unusable"), ``calibrated`` (colour
+    corrected from the checker), ``lab`` ([L*, a*, b*] D65 or None), ``delta_e_cie2000``,
+    ``length_mm``, ``width_mm``, ``confidence`` (0..1), ``reasons`` (plain language),
+    ``overlay_jpeg`` (bytes, may be empty when nothing could be decoded) and ``quality``
+    (diagnostics). Never raises for bad photos: unreadable, truncated, oversized or
+    unexpected input ends as ``unusable`` with a reason.
+    """
+    try:
+        return _analyze(data, reference, max_pixels).as_dict()
+    except MemoryError:
+        return _Result(reasons=["not enough memory to analyse this photo"]).as_dict()
+    except Exception as exc:  # noqa: BLE001 - a photo must never crash the worker
+        return _Result(reasons=[f"analysis failed unexpectedly ({type(exc).__name__})"]).as_dict()
+
+
+def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
+    result = _Result()
+    quality = result.quality
+    decoded = decode_photo(data, max_pixels=max_pixels)
+    quality["image_size"] = list(decoded.size)
+    quality["format"] = decoded.format
+    if decoded.bgr is None:
+        result.reasons.append(decoded.problem or "image could not be decoded")
+        return result
+    bgr = decoded.bgr
+    quality["decoded_size"] = [int(bgr.shape[1]), int(bgr.shape[0])]
+    quality["decode_reduction"] = decoded.factor
+    geometry = CARD_GEOMETRY
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    quality["laplacian_variance"] = round(_laplacian_variance(gray), 2)
+    quality["clipped_fraction"] = round(float(np.mean(gray >= 250)), 4)
+    quality["dark_fraction"] = round(float(np.mean(gray <= 5)), 4)
+
+    detection = detect_card(bgr, geometry)
+    quality["markers_found"] = len(detection.ids)
+    quality["marker_ids"] = sorted(detection.ids)
+    confidence = 1.0
+    has_card = detection.image_to_card is not None
+    if has_card:
+        quality["marker_reprojection_px"] = round(detection.reprojection_error_px, 3)
+        quality["px_per_mm"] = round(detection.px_per_mm, 3)
+        confidence *= min(1.0, 0.55 + 0.075 * len(detection.ids))
+        if detection.reprojection_error_px > max(2.0, 0.5 * detection.px_per_mm):
+            result.reasons.append("card markers do not agree (card bent or markers misread)")
+            confidence *= 0.5
+    else:
+        result.reasons.append(
+            "inspection card not found (fewer than 2 markers visible): size not measured"
+            if detection.ids
+            else "inspection card not found: size not measured"
+        )
+        confidence *= 0.3
+
+    blur_mm = None
+    if detection.corners_px:
+        blur_px = _blur_sigma_px(gray, detection.corners_px)
+        if blur_px is not None:
+            quality["blur_sigma_px"] = round(blur_px, 3)
+            if has_card:
+                blur_mm = blur_px / detection.px_per_mm
+                quality["blur_sigma_mm"] = round(blur_mm, 3)
+    too_blurry = blur_mm is not None and blur_mm > BLUR_LIMIT_MM
+    if too_blurry:
+        result.reasons.append(f"photo too blurry (edges spread over {blur_mm:.1f} mm)")
+    if blur_mm is not None:
+        confidence *= float(np.interp(blur_mm, [0.25, BLUR_LIMIT_MM, 1.5], [1.0, 0.6, 0.2]))
+
+    # Flat field from the card's blank paper.
+    flat = None
+    if has_card:
+        card_img = _rectify(bgr, detection.image_to_card, (0, 0, geometry.width_mm, geometry.height_mm), CARD_PX_PER_MM)
+        flat = fit_flat_field(_linear_rgb(card_img), CARD_PX_PER_MM, geometry)
+        if flat is not None:
+            quality["paper_samples"] = flat.samples
+            quality["flat_field_residual"] = round(flat.residual_rel, 4)
+            quality["light_falloff"] = round(1.0 - flat.value_range[0] / 0.8 / (flat.value_range[1] / 1.2), 3)
+            paper_white = max(flat.paper_rgb_linear) * flat.value_range[1] / 1.2
+            quality["paper_white_linear"] = round(paper_white, 4)
+            if paper_white < 0.08:
+                result.reasons.append("photo under-exposed")
+                confidence *= 0.6
+        else:
+            result.reasons.append("card paper not visible enough to even out the light")
+            confidence *= 0.8
+
+    # Colour checker.
+    checker = _checker_on_card(bgr, detection, flat, geometry) if has_card else None
+    if checker is None:
+        checker = _checker_with_mcc(bgr, detection if has_card else None, flat)
+    if checker is not None:
+        result.calibrated = True
+        quality["checker_source"] = checker.source
+        quality["patch_residuals_de00"] = [None if not np.isfinite(r) else round(float(r), 3) for r in checker.residuals_de00]
+        quality["patch_residual_mean_de00"] = round(checker.mean_residual, 3)
+        quality["patch_residual_max_de00"] = round(checker.max_residual, 3)
+        quality["patches_clipped"] = checker.clipped
+        if checker.clipped:
+            result.reasons.append(f"patches over-exposed ({checker.clipped} of 24 clipped, left out of the fit)")
+            confidence *= 0.85 if checker.clipped <= 3 else 0.6
+        if checker.dark:
+            result.reasons.append("patches under-exposed")
+            confidence *= 0.6
+        confidence *= float(np.interp(checker.mean_residual, [0.8, 2.0, 4.0], [1.0, 0.85, 0.5]))
+    else:
+        result.reasons.append("colour checker not found: colour not calibrated")
+        confidence *= 0.5
+    quality["colour_correction"] = "affine, linear sRGB, weighted least squares" if checker else None
+
+    # Unit.
+    unit = None
+    if has_card:
+        area = geometry.unit_area_mm
+        linear, raw = _rectify_linear(bgr, detection.image_to_card, area, UNIT_PX_PER_MM)
+        if flat is not None:
+            ys = area[1] + np.arange(raw.shape[0]) / UNIT_PX_PER_MM
+            xs = area[0] + np.arange(raw.shape[1]) / UNIT_PX_PER_MM
+            field_ = flat.at(xs[None, :], ys[:, None]).astype(np.float32)
+            linear = linear / field_[..., None]
+        if checker is not None:
+            linear = checker.apply(linear).astype(np.float32)
+        elif flat is not None:
+            # White balance on the paper: better than nothing, still uncalibrated.
+            linear = linear / np.asarray(flat.paper_rgb_linear, dtype=np.float32) * 0.86
+        unit = measure_unit(linear, raw, UNIT_PX_PER_MM, origin_mm=area[:2])
+    else:
+        small_scale = min(1.0, 1000.0 / max(bgr.shape[:2]))
+        small = cv2.resize(bgr, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
+        lin = _linear_rgb(small)
+        if checker is not None:
+            lin = checker.apply(lin).astype(np.float32)
+        unit = measure_unit(lin, small, 1.0)
+        if unit is not None and unit.touches_border:
+            unit = None
+
+    if unit is None:
+        result.reasons.append("no unit found on the card" if has_card else "no unit found")
+        confidence *= 0.3
+    else:
+        lab = color.linear_srgb_to_lab(np.clip(unit.rgb_linear, 0, None))
+        result.lab = [round(float(v), 3) for v in lab]
+        quality["unit_pixels"] = unit.pixels_used
+        quality["unit_inlier_fraction"] = round(unit.inlier_fraction, 3)
+        quality["unit_colour_spread_de00"] = round(unit.lab_spread, 3)
+        if unit.lab_spread > 4.0:
+            result.reasons.append("unit colour is uneven (pattern, glare or shadow)")
+            confidence *= 0.8
+        if has_card:
+            result.length_mm = round(unit.length_mm, 2)
+            result.width_mm = round(unit.width_mm, 2)
+            quality["unit_area_mm2"] = round(unit.area_mm2, 1)
+            quality["unit_center_mm"] = [round(v, 2) for v in unit.center_mm]
+            if unit.touches_border:
+                result.reasons.append("unit not fully inside the marked area of the card: size unreliable")
+                confidence *= 0.5
+
+    # Verdict.
+    ref_lab = _reference_lab(reference)
+    de_max = _reference_number(reference, "delta_e_max")
+    ref_len = _reference_number(reference, "length_mm")
+    ref_wid = _reference_number(reference, "width_mm")
+    tol = _reference_number(reference, "size_tolerance_mm")
+    failures, unusable = [], not has_card or unit is None or too_blurry
+    if result.lab is not None and ref_lab is not None:
+        de = float(color.delta_e_cie2000(np.asarray(result.lab), ref_lab))
+        result.delta_e_cie2000 = round(de, 3)
+        if de_max is None:
+            result.reasons.append("no colour tolerance in the reference")
+        elif result.calibrated and de > de_max:
+            failures.append(f"colour ΔE00 {de:.1f} above tolerance {de_max:.1f}")
+    elif result.lab is not None:
+        result.reasons.append("no reference colour to compare with")
+    size_ok = has_card and unit is not None and not unit.touches_border and not too_blurry
+    if size_ok and ref_len is not None and ref_wid is not None and tol is not None:
+        for name, got, want in (("length", result.length_mm, ref_len), ("width", result.width_mm, ref_wid)):
+            if abs(got - want) > tol:
+                failures.append(f"{name} {got:.1f} mm differs from {want:.1f} mm by more than {tol:.1f} mm")
+    elif size_ok:
+        result.reasons.append("no size tolerance in the reference")
+    if unit is not None and unit.touches_border:
+        unusable = True
+    if failures and (size_ok or result.calibrated):
+        result.status = "fail"
+    elif unusable or not result.calibrated:
+        result.status = "unusable"
+    else:
+        result.status = "pass"
+    result.reasons = failures + result.reasons
+    result.confidence = confidence
+    summary = []
+    if result.lab is not None:
+        summary.append("Lab " + " ".join(f"{v:.1f}" for v in result.lab) + ("" if result.calibrated else " (uncalibrated)"))
+    if result.delta_e_cie2000 is not None:
+        summary.append(f"dE00 {result.delta_e_cie2000:.2f}")
+    result.overlay_jpeg = _overlay(bgr, detection, checker, unit if has_card else None, result.status, summary)
+    return result
