@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Boolean, DateTime, TypeDecorator, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, TypeDecorator, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -59,3 +59,5 @@ class SyncMixin(IdMixin):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Per-field revision map {field: [rev, client_id | null]} kept by server.sync for merging pushes.
+    field_revs: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uui
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
-from ..models import IdMixin, UTCDateTime, utcnow
+from ..models import IdMixin, SyncMixin, UTCDateTime, utcnow
 
 
 class SyncCounter(db.Model):
@@ -42,8 +42,12 @@ class Mutation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ConflictRecord(IdMixin, db.Model):
-    """A value that lost a merge: kept so nothing is silently lost and a reviewer can see it."""
+class ConflictRecord(SyncMixin, db.Model):
+    """A value that lost a merge: kept so nothing is silently lost and a reviewer can see it.
+
+    A :class:`~server.models.SyncMixin` row, so phones pull it (entity ``conflict``) in
+    revision order like everything else.
+    """
 
     __tablename__ = "sync_conflicts"
     __table_args__ = (Index("ix_sync_conflicts_entity_record", "entity", "record_id"),)
@@ -75,3 +79,39 @@ class AuditEvent(IdMixin, db.Model):
     client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     mutation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- per-field revisions ------------------------------------------------------------------
+# Registered after the revision hook (imported just above), so ``rev`` is already set.
+from sqlalchemy import event, inspect as sa_inspect  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from . import revisions  # noqa: E402,F401  (registers the revision hook first)
+
+#: Columns that never count as a field change.
+BOOKKEEPING = frozenset({"id", "rev", "created_at", "updated_at", "field_revs"})
+#: ``session.info`` key naming the client whose writes are being flushed (set by the push service).
+CLIENT_KEY = "lineside.sync_client_id"
+
+
+@event.listens_for(Session, "before_flush")
+def _record_field_revisions(session: Session, flush_context, instances) -> None:
+    """Stamp each changed column of a changed synced row with the row's new revision.
+
+    ``field_revs`` maps field -> ``[rev, client_id or None]``; a new row starts empty (every
+    field dates from its creation). Any writer is covered, not only sync: a verdict that the
+    server recomputes counts as a server-side change when a phone's edit is merged.
+    """
+    client = session.info.get(CLIENT_KEY)
+    for obj in session.dirty:
+        if not isinstance(obj, SyncMixin) or obj in session.new:
+            continue
+        state = sa_inspect(obj)
+        changed = [a.key for a in state.mapper.column_attrs
+                   if a.key not in BOOKKEEPING and state.attrs[a.key].history.has_changes()]
+        if not changed:
+            continue
+        revs = dict(obj.field_revs or {})
+        for name in changed:
+            revs[name] = [obj.rev, client]
+        obj.field_revs = revs
