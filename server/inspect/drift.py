@@ -60,7 +60,8 @@ without the band the alarm would flap on alternate photos.
 
 The ``trend`` rule (level alarm) fires when the last ``trend_points`` charted values are
 strictly increasing (colour: ΔE00; dimensions: the deviation, in either direction). In control
-a run of six increasing points starts about once in 840 points (1/6! - 1/7!). It stays active
+a run of six increasing points starts about once in 840 points (1/6! - 1/7!; once in 420
+for the two-sided dimension rule). It stays active
 until the run is broken *and* the EWMA rule is back to no level, i.e. the process is back in
 control.
 
