@@ -555,6 +555,34 @@ def _largest_component(mask: np.ndarray, min_area: int) -> np.ndarray | None:
     return (labels == best).astype(np.uint8)
 
 
+def _caliper_extent(t: np.ndarray, center, axis, perp, half_len: float, half_wid: float) -> float | None:
+    """Sub-pixel extent (px) of the object along ``axis``: the mean of ``t`` over a band
+    through the centre (±30 % of the other side) is sampled along the axis and the 0.5
+    crossings on both sides are interpolated. Straight sides give unbiased edges whatever
+    their angle to the pixel grid."""
+    step = 0.25
+    s = np.arange(-(half_len + 4.0), half_len + 4.0 + step, step, dtype=np.float32)
+    r = np.arange(-0.3 * half_wid, 0.3 * half_wid + 1e-6, 1.0, dtype=np.float32)
+    if r.size == 0:
+        r = np.zeros(1, np.float32)
+    ss, rr = np.meshgrid(s, r)
+    map_x = (center[0] + ss * axis[0] + rr * perp[0]).astype(np.float32)
+    map_y = (center[1] + ss * axis[1] + rr * perp[1]).astype(np.float32)
+    profile = cv2.remap(t, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).mean(axis=0)
+    mid = len(s) // 2
+    if profile[mid] < 0.5:
+        return None
+    edges = []
+    for direction in (1, -1):
+        k = mid
+        while 0 < k < len(s) - 1 and profile[k + direction] >= 0.5:
+            k += direction
+        a, b = profile[k], profile[k + direction] if 0 <= k + direction < len(s) else 0.0
+        frac = (a - 0.5) / (a - b) if a != b else 0.0
+        edges.append(s[k] + direction * step * frac)
+    return float(edges[0] - edges[1])
+
+
 def measure_unit(linear: np.ndarray, raw_u8: np.ndarray, px_per_mm: float, origin_mm=(0.0, 0.0)) -> UnitMeasurement | None:
     """Segment the unit on blank paper and measure it.
 
@@ -611,9 +639,18 @@ def measure_unit(linear: np.ndarray, raw_u8: np.ndarray, px_per_mm: float, origi
     contours, _ = cv2.findContours(fine, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     contour = max(contours, key=cv2.contourArea)
     (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour.astype(np.float32))
-    # Contour points are boundary pixel centres: the object extends half a pixel further
-    # on each side.
-    rw, rh = rw + 1.0, rh + 1.0
+    # The rectangle's sides come from pixel centres (up to a pixel off, depending on the
+    # angle); refine each side length with a sub-pixel caliper on t.
+    corners = cv2.boxPoints(((cx, cy), (rw, rh), angle))
+    axis_w = (corners[1] - corners[0]) / max(np.linalg.norm(corners[1] - corners[0]), 1e-6)
+    axis_h = (corners[2] - corners[1]) / max(np.linalg.norm(corners[2] - corners[1]), 1e-6)
+    if abs(np.linalg.norm(corners[1] - corners[0]) - rw) > abs(np.linalg.norm(corners[1] - corners[0]) - rh):
+        axis_w, axis_h = axis_h, axis_w  # boxPoints order differs between OpenCV versions
+    t_obj = t * cv2.dilate(fine, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(np.float32)
+    refined_w = _caliper_extent(t_obj, (cx, cy), axis_w, axis_h, rw / 2, rh / 2)
+    refined_h = _caliper_extent(t_obj, (cx, cy), axis_h, axis_w, rh / 2, rw / 2)
+    rw = refined_w if refined_w is not None and abs(refined_w - rw) < 3.0 else rw + 1.0
+    rh = refined_h if refined_h is not None and abs(refined_h - rh) < 3.0 else rh + 1.0
     box = cv2.boxPoints(((cx, cy), (rw, rh), angle)) / px_per_mm + np.asarray(origin_mm)
     lab_pix = color.linear_srgb_to_lab(np.clip(pix[inliers][:: max(1, inliers.sum() // 4000)], 0, None))
     spread = float(np.median(color.delta_e_cie2000(lab_pix, color.linear_srgb_to_lab(np.clip(unit_rgb, 0, None)))))
