@@ -11,4 +11,7 @@ def paginate_query(query, pagination_parameters) -> list:
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pagination_parameters.item_count = total
     page, size = pagination_parameters.page, pagination_parameters.page_size
-    return list(db.session.scalars(query.limit(size).offset((page - 1) * size)).all())
+    offset = (page - 1) * size
+    if offset >= total:  # past the last page (also guards databases against huge offsets)
+        return []
+    return list(db.session.scalars(query.limit(size).offset(offset)).all())
