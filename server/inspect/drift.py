@@ -101,6 +101,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from server.inspect.color import delta_e_cie2000
+
 __all__ = [
     "D2_MOVING_RANGE",
     "RULE_EWMA",
@@ -122,7 +124,6 @@ __all__ = [
     "run_ends",
     "colour_direction_text",
     "dimension_direction_text",
-    "delta_e_cie2000",
     "evaluate_colour_series",
     "evaluate_dimension_series",
     "reconcile_alerts",
@@ -419,61 +420,6 @@ def run_ends(values: Sequence[float] | np.ndarray, points: int = 6) -> np.ndarra
         rises = rises + 1 if x[i] > x[i - 1] else 0  # NaN compares False: breaks the run
         out[i] = rises >= points - 1
     return out
-
-
-# --------------------------------------------------------------------------- colour maths
-
-
-def delta_e_cie2000(lab_1: Any, lab_2: Any) -> np.ndarray:
-    """CIEDE2000 colour difference ΔE00 (CIE 142-2001; Sharma, Wu & Dalal 2005), kL=kC=kH=1.
-
-    ``lab_1``, ``lab_2``: CIELAB, shape (..., 3), L* in [0, 100], a*, b* about [-128, 127];
-    broadcast against each other. Returns ΔE00 >= 0 with the broadcast shape minus the last
-    axis; NaN where an input is NaN.
-    """
-    p = np.asarray(lab_1, dtype=float)
-    q = np.asarray(lab_2, dtype=float)
-    L1, a1, b1 = p[..., 0], p[..., 1], p[..., 2]
-    L2, a2, b2 = q[..., 0], q[..., 1], q[..., 2]
-    c_bar = 0.5 * (np.hypot(a1, b1) + np.hypot(a2, b2))
-    c7 = c_bar**7
-    g = 0.5 * (1.0 - np.sqrt(c7 / (c7 + 25.0**7)))
-    a1p, a2p = (1.0 + g) * a1, (1.0 + g) * a2
-    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
-    h1p = np.degrees(np.arctan2(b1, a1p)) % 360.0
-    h2p = np.degrees(np.arctan2(b2, a2p)) % 360.0
-    cc = c1p * c2p
-    dhp = h2p - h1p
-    dhp = np.where(dhp > 180.0, dhp - 360.0, np.where(dhp < -180.0, dhp + 360.0, dhp))
-    dhp = np.where(cc == 0.0, 0.0, dhp)
-    d_lp = L2 - L1
-    d_cp = c2p - c1p
-    d_hp = 2.0 * np.sqrt(cc) * np.sin(np.radians(dhp / 2.0))
-    l_bar = 0.5 * (L1 + L2)
-    c_barp = 0.5 * (c1p + c2p)
-    h_sum = h1p + h2p
-    h_barp = np.where(
-        np.abs(h1p - h2p) <= 180.0,
-        h_sum / 2.0,
-        np.where(h_sum < 360.0, (h_sum + 360.0) / 2.0, (h_sum - 360.0) / 2.0),
-    )
-    h_barp = np.where(cc == 0.0, h_sum, h_barp)
-    t = (
-        1.0
-        - 0.17 * np.cos(np.radians(h_barp - 30.0))
-        + 0.24 * np.cos(np.radians(2.0 * h_barp))
-        + 0.32 * np.cos(np.radians(3.0 * h_barp + 6.0))
-        - 0.20 * np.cos(np.radians(4.0 * h_barp - 63.0))
-    )
-    d_theta = 30.0 * np.exp(-(((h_barp - 275.0) / 25.0) ** 2))
-    cb7 = c_barp**7
-    r_c = 2.0 * np.sqrt(cb7 / (cb7 + 25.0**7))
-    s_l = 1.0 + 0.015 * (l_bar - 50.0) ** 2 / np.sqrt(20.0 + (l_bar - 50.0) ** 2)
-    s_c = 1.0 + 0.045 * c_barp
-    s_h = 1.0 + 0.015 * c_barp * t
-    r_t = -np.sin(np.radians(2.0 * d_theta)) * r_c
-    tl, tc, th = d_lp / s_l, d_cp / s_c, d_hp / s_h
-    return np.sqrt(np.maximum(tl * tl + tc * tc + th * th + r_t * tc * th, 0.0))
 
 
 # --------------------------------------------------------------------------- direction words
