@@ -583,12 +583,15 @@ def _caliper_extent(t: np.ndarray, center, axis, perp, half_len: float, half_wid
     return float(edges[0] - edges[1])
 
 
-def measure_unit(linear: np.ndarray, raw_u8: np.ndarray, px_per_mm: float, origin_mm=(0.0, 0.0)) -> UnitMeasurement | None:
+def measure_unit(
+    linear: np.ndarray, raw_u8: np.ndarray, px_per_mm: float, origin_mm=(0.0, 0.0), exclude: np.ndarray | None = None
+) -> UnitMeasurement | None:
     """Segment the unit on blank paper and measure it.
 
     ``linear``: (H, W, 3) linear RGB of the rectified area (flat-fielded and, when
     possible, colour-corrected), ``raw_u8``: the same area as decoded 8-bit BGR (to spot
-    clipped pixels), ``px_per_mm``: grid scale; ``origin_mm``: card mm of pixel (0, 0).
+    clipped pixels), ``px_per_mm``: grid scale; ``origin_mm``: card mm of pixel (0, 0);
+    ``exclude``: optional (H, W) mask of pixels that cannot be the unit (the checker).
     Returns None when nothing unit-like is found.
     """
     h, w = linear.shape[:2]
@@ -600,6 +603,8 @@ def measure_unit(linear: np.ndarray, raw_u8: np.ndarray, px_per_mm: float, origi
     paper = np.median(border, axis=0)
     rel = np.abs(linear / np.maximum(paper, 1e-4) - 1.0).max(axis=2)
     coarse = (rel > 0.3).astype(np.uint8)
+    if exclude is not None:
+        coarse[exclude.astype(bool)] = 0
     k = max(3, int(round(0.8 * px_per_mm)) | 1)
     coarse = cv2.morphologyEx(coarse, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     coarse = _largest_component(coarse, int(40 * px_per_mm * px_per_mm))
@@ -928,9 +933,15 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
         small_scale = min(1.0, 1000.0 / max(bgr.shape[:2]))
         small = cv2.resize(bgr, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
         lin = _linear_rgb(small)
+        exclude = None
         if checker is not None:
             lin = checker.apply(lin).astype(np.float32)
-        unit = measure_unit(lin, small, 1.0)
+            exclude = np.zeros(small.shape[:2], np.uint8)
+            hull = cv2.convexHull((checker.patch_centers_px * small_scale).astype(np.float32))
+            cv2.fillConvexPoly(exclude, np.round(hull).astype(np.int32), 1)
+            pitch = int(np.linalg.norm(checker.patch_centers_px[1] - checker.patch_centers_px[0]) * small_scale)
+            exclude = cv2.dilate(exclude, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * pitch + 1, 2 * pitch + 1)))
+        unit = measure_unit(lin, small, 1.0, exclude=exclude)
         if unit is not None and unit.touches_border:
             unit = None
 
@@ -980,7 +991,12 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
         result.reasons.append("no size tolerance in the reference")
     if unit is not None and unit.touches_border:
         unusable = True
-    if failures and (size_ok or result.calibrated):
+    if not has_card:
+        # Without the card we cannot be sure the object measured is the unit: no verdict.
+        result.status = "unusable"
+        result.reasons = [r.replace("colour ΔE00", "uncertain colour ΔE00") for r in failures] + result.reasons
+        failures = []
+    elif failures and (size_ok or result.calibrated):
         result.status = "fail"
     elif unusable or not result.calibrated:
         result.status = "unusable"
