@@ -1,0 +1,90 @@
+"""Photo upload and download endpoints. HTTP only: rules live in :mod:`server.sync.blobs`."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, request, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..auth import require
+from ..errors import NotFound, Unauthenticated
+from . import blobs
+from .blob_schemas import CompleteSchema, DownloadQuerySchema, DownloadSchema, UploadTargetSchema
+from .storage import InvalidToken, LocalStorage, get_storage
+
+blobs_blp = Blueprint("blobs", __name__, url_prefix="/api/v1/blobs",
+                      description="Photo bytes: upload targets, verified completion, signed downloads")
+
+
+@blobs_blp.route("/<uuid:photo_id>/upload")
+class UploadTarget(MethodView):
+    @blobs_blp.response(200, UploadTargetSchema)
+    def post(self, photo_id: uuid.UUID):
+        """Where to upload a declared photo (presigned PUT or multipart parts); ask again to resume"""
+        return blobs.request_upload(require(), photo_id)
+
+
+@blobs_blp.route("/<uuid:photo_id>/complete")
+class Complete(MethodView):
+    @blobs_blp.response(200, CompleteSchema)
+    def post(self, photo_id: uuid.UUID):
+        """Verify the uploaded bytes (size, type, header, sha256) and mark the photo stored"""
+        return blobs.complete_upload(require(), photo_id)
+
+
+@blobs_blp.route("/<uuid:photo_id>/download")
+class Download(MethodView):
+    @blobs_blp.arguments(DownloadQuerySchema, location="query")
+    @blobs_blp.response(200, DownloadSchema)
+    def get(self, args, photo_id: uuid.UUID):
+        """A short-lived signed URL for the photo or (variant=overlay) its analysis overlay"""
+        return blobs.download(require(), photo_id, args["variant"])
+
+
+def _local_claims(token: str, *ops: str) -> tuple[LocalStorage, dict]:
+    storage = get_storage()
+    if not isinstance(storage, LocalStorage):
+        raise NotFound("No such resource.")
+    last: InvalidToken | None = None
+    for op in ops:
+        try:
+            return storage, storage.read_token(token, op)
+        except InvalidToken as exc:
+            last = exc
+    raise Unauthenticated(str(last))
+
+
+@blobs_blp.route("/storage/<token>")
+@blobs_blp.doc(security=[])
+class StorageObject(MethodView):
+    """The local folder backend's stand-in for presigned S3 URLs (the token is the credential)."""
+
+    @blobs_blp.response(200)
+    def put(self, token: str):
+        """Upload bytes to a signed local-storage URL (raw body, like an S3 presigned PUT)"""
+        storage, claims = _local_claims(token, "put", "part")
+        if claims["op"] == "part":
+            try:
+                size = storage.put_part(claims["key"], claims["upload_id"], claims["part"], request.stream)
+            except FileNotFoundError:
+                raise NotFound("No such upload: ask for a new upload target.") from None
+        else:
+            size = storage.put(claims["key"], request.stream)
+        resp = Response(status=200)
+        resp.headers["ETag"] = f'"{size}"'
+        return resp
+
+    @blobs_blp.response(200)
+    def get(self, token: str):
+        """Download bytes from a signed local-storage URL"""
+        storage, claims = _local_claims(token, "get")
+        size = storage.head(claims["key"])
+        if size is None:
+            raise NotFound("No such object.")
+        resp = Response(stream_with_context(storage.iter_chunks(claims["key"])),
+                        mimetype=claims.get("ct") or "application/octet-stream")
+        resp.headers["Content-Length"] = str(size)
+        resp.headers["Cache-Control"] = "private, max-age=300"
+        resp.headers["X-Content-Type-Options"] = "nosniff"
+        return resp

@@ -1,0 +1,481 @@
+"""Photo uploads: upload targets, verified completion, signed downloads (issue 3).
+
+The flow (see ``docs/photo-upload.md``):
+
+1. A sync push declares the photo (sha256, size, content type); its row is ``declared``.
+2. ``request_upload`` answers where to send the bytes: one presigned ``PUT``, or presigned
+   multipart part URLs above ``STORAGE_MULTIPART_THRESHOLD_BYTES``, always to the photo's
+   own *staging* key ``uploads/<photo id>``. Asking again after an interruption answers a
+   fresh target, and for multipart only the parts still missing. When a photo with the same
+   sha256 and size is already stored for the same brand, nothing needs uploading
+   (``already_stored``).
+3. ``complete_upload`` checks the staged object — size, magic bytes, image header (dimensions
+   and pixel count, without decoding), then the sha256 streamed in chunks — and moves it to
+   its content-addressed key ``photos/sha256/ab/cd/<sha256>``. Only verified bytes ever reach
+   a content key, so one object serves every photo with that hash. A refused upload is
+   deleted and the photo stays ``declared``. Completing twice answers the same success; the
+   analysis is enqueued once, after the commit.
+4. ``download`` answers a short-lived signed URL for the photo or its overlay.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import re
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Select, or_, select
+
+from ..accounts.models import Role
+from ..auth import Principal
+from ..catalog.models import PurchaseOrder
+from ..errors import Conflict, Forbidden, LinesideError, NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
+from ..extensions import db
+from ..inspect.models import Inspection, Photo
+from .storage import Part, Storage, get_storage, sha256_of
+
+log = logging.getLogger(__name__)
+
+HEADER_BYTES = 64 * 1024
+"""How much of an upload the header probe reads (JPEG files whose frame header lies further
+in, behind a large EXIF block, get one second look at :data:`JPEG_HEADER_MAX_BYTES`)."""
+JPEG_HEADER_MAX_BYTES = 512 * 1024
+STORED_STATES = ("stored", "analysed")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_FORMAT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+# -- keys ----------------------------------------------------------------------------------------
+
+def content_key(sha256: str) -> str:
+    """The content-addressed key of a photo's bytes: ``photos/sha256/ab/cd/<sha256>``."""
+    if not _SHA256_RE.match(sha256 or ""):
+        raise ValidationFailed(errors={"sha256": ["Must be 64 lowercase hexadecimal digits."]})
+    return f"photos/sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def staging_key(photo_id: uuid.UUID) -> str:
+    """Where a photo's bytes wait for ``complete``: one key per photo, never shared."""
+    return f"uploads/{photo_id}"
+
+
+# -- image header probe ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What the header says: format (``jpeg``/``png``/``webp``) and size in pixels."""
+
+    format: str
+    width_px: int
+    height_px: int
+
+    @property
+    def content_type(self) -> str:
+        return _FORMAT_TYPES[self.format]
+
+
+class HeaderTruncated(ValueError):
+    """The header did not fit in the bytes given (read more, or give up)."""
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The image format named by the magic bytes (``jpeg``, ``png``, ``webp``), or ``None``."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def probe_image_header(data: bytes) -> ImageHeader | None:
+    """Read width and height from the first bytes of a JPEG, PNG or WebP, without decoding pixels.
+
+    Returns ``None`` when the bytes are not one of those formats or the header is corrupt.
+    Raises :class:`HeaderTruncated` when a JPEG's frame header lies beyond ``data``.
+    """
+    fmt = sniff_format(data)
+    try:
+        if fmt == "png":
+            if data[12:16] != b"IHDR":
+                return None
+            w, h = struct.unpack(">II", data[16:24])
+        elif fmt == "webp":
+            w, h = _webp_size(data)
+        elif fmt == "jpeg":
+            w, h = _jpeg_size(data)
+        else:
+            return None
+    except struct.error:
+        return None
+    if w <= 0 or h <= 0:
+        return None
+    return ImageHeader(fmt, w, h)
+
+
+def _webp_size(data: bytes) -> tuple[int, int]:
+    chunk = data[12:16]
+    if chunk == b"VP8 ":  # lossy: frame tag (3), start code 9d 01 2a, 14-bit width and height
+        if data[23:26] != b"\x9d\x01\x2a":
+            return 0, 0
+        w, h = struct.unpack("<HH", data[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    if chunk == b"VP8L":  # lossless: signature 0x2f, then 14 bits each of width-1 and height-1
+        if data[20:21] != b"\x2f":
+            return 0, 0
+        (bits,) = struct.unpack("<I", data[21:25])
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8X":  # extended: flags (4), then 24-bit canvas width-1 and height-1
+        b = data[24:30]
+        if len(b) < 6:
+            raise struct.error("short VP8X")
+        return 1 + int.from_bytes(b[0:3], "little"), 1 + int.from_bytes(b[3:6], "little")
+    return 0, 0
+
+
+# SOFn markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    i = 2
+    n = len(data)
+    while True:
+        if i + 4 > n:
+            raise HeaderTruncated("JPEG frame header beyond the bytes read")
+        if data[i] != 0xFF:
+            return 0, 0
+        while i < n and data[i] == 0xFF:  # fill bytes
+            i += 1
+        if i + 3 > n:
+            raise HeaderTruncated("JPEG frame header beyond the bytes read")
+        marker = data[i]
+        i += 1
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # no length
+            continue
+        if marker in (0xD9, 0xDA):  # end of image or start of scan before any frame header
+            return 0, 0
+        (length,) = struct.unpack(">H", data[i:i + 2])
+        if length < 2:
+            return 0, 0
+        if marker in _JPEG_SOF:
+            if i + 7 > n:
+                raise HeaderTruncated("JPEG frame header beyond the bytes read")
+            h, w = struct.unpack(">HH", data[i + 3:i + 7])
+            return w, h
+        i += length
+
+
+# -- scope -----------------------------------------------------------------------------------------
+
+def visible_photos(p: Principal) -> Select:
+    """Photos the principal may see: the PO's brand, the PO's factory staff, the assigned inspector."""
+    q = (select(Photo).join(Inspection, Photo.inspection_id == Inspection.id)
+         .join(PurchaseOrder, Inspection.purchase_order_id == PurchaseOrder.id)
+         .where(Photo.deleted.is_(False), Inspection.deleted.is_(False)))
+    if p.is_platform_admin:
+        return q
+    conds = [Inspection.inspector_id == p.id]
+    if p.brand_ids:
+        conds.append(PurchaseOrder.brand_id.in_(p.brand_ids))
+    if p.factory_ids and not p.is_inspector_only:
+        conds.append(PurchaseOrder.factory_id.in_(p.factory_ids))
+    return q.where(or_(*conds))
+
+
+def photo_or_404(p: Principal, photo_id: uuid.UUID) -> Photo:
+    """The photo if the principal may see it. Raises ``NotFound`` otherwise."""
+    photo = db.session.scalar(visible_photos(p).where(Photo.id == photo_id))
+    if photo is None:
+        raise NotFound("No such photo.")
+    return photo
+
+
+def _photo_for_upload(p: Principal, photo_id: uuid.UUID) -> tuple[Photo, PurchaseOrder]:
+    """The photo if the principal may upload it: the assigned inspector or the factory's managers.
+
+    Raises ``NotFound`` out of scope, ``Forbidden`` for people who may only look (brand users).
+    """
+    photo = photo_or_404(p, photo_id)
+    inspection = db.session.get(Inspection, photo.inspection_id)
+    po = db.session.get(PurchaseOrder, inspection.purchase_order_id)
+    if p.is_platform_admin or inspection.inspector_id == p.id:
+        return photo, po
+    if po.factory_id in p.factory_ids and ({Role.factory_manager, Role.admin} & p.factory_roles):
+        return photo, po
+    raise Forbidden("Only the inspector and the factory's managers upload this inspection's photos.")
+
+
+# -- declared metadata -----------------------------------------------------------------------------
+
+def _allowed_types() -> set[str]:
+    return {t.strip().lower() for t in current_app.config["PHOTO_CONTENT_TYPES"].split(",") if t.strip()}
+
+
+def check_declaration(photo: Photo) -> None:
+    """Refuse a declaration that no upload could satisfy.
+
+    Raises ``PayloadTooLarge`` over ``PHOTO_MAX_BYTES``, ``UnsupportedMedia`` for a type not in
+    ``PHOTO_CONTENT_TYPES``, ``ValidationFailed`` for an empty file or a malformed sha256.
+    """
+    max_bytes = current_app.config["PHOTO_MAX_BYTES"]
+    if photo.size_bytes > max_bytes:
+        raise PayloadTooLarge(f"The photo is {photo.size_bytes} bytes; the limit is {max_bytes}.",
+                              errors={"size_bytes": [f"Must be at most {max_bytes} bytes."]})
+    if photo.size_bytes <= 0:
+        raise ValidationFailed(errors={"size_bytes": ["Must be more than 0 bytes."]})
+    allowed = _allowed_types()
+    if (photo.content_type or "").lower() not in allowed:
+        raise UnsupportedMedia(f"Photos must be one of {', '.join(sorted(allowed))}.",
+                               errors={"content_type": [f"Must be one of {', '.join(sorted(allowed))}."]})
+    content_key(photo.sha256)
+
+
+def _is_multipart(photo: Photo) -> bool:
+    return photo.size_bytes > current_app.config["STORAGE_MULTIPART_THRESHOLD_BYTES"]
+
+
+def _expected_parts(photo: Photo) -> dict[int, int]:
+    """Part number -> size in bytes, for the photo's declared size."""
+    part = current_app.config["STORAGE_MULTIPART_PART_BYTES"]
+    count = max(1, math.ceil(photo.size_bytes / part))
+    return {n: (part if n < count else photo.size_bytes - part * (count - 1)) for n in range(1, count + 1)}
+
+
+def _ttl() -> int:
+    return int(current_app.config["STORAGE_PRESIGN_TTL_SECONDS"])
+
+
+# -- upload target ---------------------------------------------------------------------------------
+
+def request_upload(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
+    """Where to send a declared photo's bytes; safe to ask again after an interruption.
+
+    Answers ``{"already_stored": true}`` when nothing needs uploading, otherwise a single
+    ``PUT`` URL or, above the multipart threshold, the URLs of the parts still missing.
+    Raises ``NotFound``, ``Forbidden``, ``PayloadTooLarge``, ``UnsupportedMedia``, ``ValidationFailed``.
+    """
+    photo, po = _photo_for_upload(p, photo_id)
+    if photo.upload_state in STORED_STATES:
+        return _stored_answer(photo, already_stored=True)
+    check_declaration(photo)
+    storage = get_storage()
+    if _adopt_stored_twin(storage, photo, po):
+        return _stored_answer(photo, already_stored=True)
+
+    ttl, key = _ttl(), staging_key(photo.id)
+    answer: dict[str, Any] = {"id": photo.id, "already_stored": False, "upload_state": photo.upload_state,
+                              "expires_in_seconds": ttl, "size_bytes": photo.size_bytes}
+    if not _is_multipart(photo):
+        answer.update(method="put", url=storage.presign_put(key, expires_in=ttl, content_type=photo.content_type),
+                      headers={"Content-Type": photo.content_type})
+        return answer
+
+    upload_id = storage.find_multipart(key) or storage.create_multipart(key, content_type=photo.content_type)
+    expected = _expected_parts(photo)
+    done = _good_parts(storage.list_parts(key, upload_id), expected)
+    answer.update(method="multipart", upload_id=upload_id,
+                  part_size_bytes=current_app.config["STORAGE_MULTIPART_PART_BYTES"],
+                  parts_done=sorted(done),
+                  parts=[{"part_number": n, "size_bytes": size,
+                          "url": storage.presign_part(key, upload_id, n, expires_in=ttl)}
+                         for n, size in expected.items() if n not in done])
+    return answer
+
+
+def _good_parts(parts: list[Part], expected: dict[int, int]) -> dict[int, Part]:
+    """Uploaded parts whose number and size are what the declaration needs."""
+    return {pt.number: pt for pt in parts if expected.get(pt.number) == pt.size_bytes}
+
+
+def _adopt_stored_twin(storage: Storage, photo: Photo, po: PurchaseOrder) -> bool:
+    """Mark ``photo`` stored when the same brand already stored these exact bytes.
+
+    Limited to the brand: the hash alone must not let another tenant claim (or probe for)
+    someone else's photo. Across brands the bytes are still stored only once (see ``complete``).
+    """
+    twin = db.session.scalar(
+        select(Photo.id).join(Inspection, Photo.inspection_id == Inspection.id)
+        .join(PurchaseOrder, Inspection.purchase_order_id == PurchaseOrder.id)
+        .where(Photo.sha256 == photo.sha256, Photo.size_bytes == photo.size_bytes, Photo.id != photo.id,
+               Photo.upload_state.in_(STORED_STATES), PurchaseOrder.brand_id == po.brand_id).limit(1))
+    key = content_key(photo.sha256)
+    if twin is None or storage.head(key) != photo.size_bytes:
+        return False
+    return _mark_stored(photo, key)
+
+
+# -- complete --------------------------------------------------------------------------------------
+
+def complete_upload(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
+    """Verify the uploaded bytes and mark the photo stored; idempotent.
+
+    Checks size, magic bytes against the declared type, the image header (dimensions > 0 and at
+    most ``PHOTO_MAX_PIXELS``) and the sha256 (streamed). A refused upload is deleted and the photo
+    stays ``declared``. Raises ``ValidationFailed`` (incomplete upload, wrong size or hash,
+    unreadable header; ``incomplete`` and ``missing_parts`` say what to resend),
+    ``UnsupportedMedia``, ``PayloadTooLarge``, ``NotFound``, ``Forbidden``.
+    """
+    photo, po = _photo_for_upload(p, photo_id)
+    if photo.upload_state in STORED_STATES:
+        return _stored_answer(photo)
+    check_declaration(photo)
+    storage = get_storage()
+    staged = staging_key(photo.id)
+
+    if _is_multipart(photo) and (upload_id := storage.find_multipart(staged)):
+        expected = _expected_parts(photo)
+        good = _good_parts(storage.list_parts(staged, upload_id), expected)
+        missing = [n for n in expected if n not in good]
+        if missing:
+            raise ValidationFailed("The upload is incomplete: send the missing parts, then complete again.",
+                                   errors={"parts": [f"Missing parts: {', '.join(map(str, missing))}."]},
+                                   incomplete=True, missing_parts=missing)
+        storage.complete_multipart(staged, upload_id, [good[n] for n in expected])
+
+    size = storage.head(staged)
+    if size is None:
+        db.session.refresh(photo)
+        if photo.upload_state in STORED_STATES:  # a concurrent complete got there first
+            return _stored_answer(photo)
+        if _adopt_stored_twin(storage, photo, po):
+            return _stored_answer(photo)
+        raise ValidationFailed("Nothing has been uploaded for this photo yet: ask for an upload target.",
+                               errors={"file": ["No uploaded bytes."]}, incomplete=True)
+    try:
+        _verify(storage, staged, photo, size)
+    except LinesideError:
+        storage.delete(staged)
+        raise
+
+    key = content_key(photo.sha256)
+    if storage.head(key) != photo.size_bytes:  # content keys only ever hold verified bytes
+        storage.copy(staged, key)
+    storage.delete(staged)
+    _mark_stored(photo, key)
+    return _stored_answer(photo)
+
+
+def _verify(storage: Storage, key: str, photo: Photo, size: int) -> None:
+    """Check a staged object against its declaration. Raises a ``LinesideError`` on any mismatch."""
+    if size != photo.size_bytes:
+        raise ValidationFailed(
+            f"The uploaded file has {size} bytes but {photo.size_bytes} were declared; upload it again.",
+            errors={"size_bytes": [f"Uploaded {size} bytes, declared {photo.size_bytes}."]},
+            incomplete=size < photo.size_bytes)
+    header = _read_header(storage, key, HEADER_BYTES)
+    fmt = sniff_format(header)
+    allowed = _allowed_types()
+    if fmt is None or _FORMAT_TYPES[fmt] not in allowed:
+        raise UnsupportedMedia("The file is not an accepted image type.",
+                               errors={"file": [f"Must be one of {', '.join(sorted(allowed))}."]})
+    if _FORMAT_TYPES[fmt] != photo.content_type.lower():
+        raise UnsupportedMedia(f"The file is {_FORMAT_TYPES[fmt]} but was declared {photo.content_type}.",
+                               errors={"content_type": [f"The file is {_FORMAT_TYPES[fmt]}."]})
+    try:
+        info = probe_image_header(header)
+    except HeaderTruncated:
+        try:
+            info = probe_image_header(_read_header(storage, key, JPEG_HEADER_MAX_BYTES))
+        except HeaderTruncated:
+            info = None
+    if info is None:
+        raise ValidationFailed("The image header cannot be read; the file is corrupt.",
+                               errors={"file": ["Not a readable image."]})
+    max_px = current_app.config["PHOTO_MAX_PIXELS"]
+    if info.width_px * info.height_px > max_px:
+        raise PayloadTooLarge(f"The image is {info.width_px} × {info.height_px} pixels; the limit is {max_px} pixels.",
+                              errors={"file": [f"At most {max_px} pixels."]})
+    digest, _ = sha256_of(storage, key)
+    if digest != photo.sha256:
+        raise ValidationFailed("The uploaded file does not match the declared sha256; it was discarded.",
+                               errors={"sha256": ["Does not match the uploaded bytes."]})
+
+
+def _read_header(storage: Storage, key: str, n: int) -> bytes:
+    with storage.open(key, length=n) as fh:
+        return fh.read(n)
+
+
+def _mark_stored(photo: Photo, key: str) -> bool:
+    """Mark the photo stored under ``key`` and commit; enqueue its analysis when this call did it.
+
+    The row is re-read under ``FOR UPDATE`` (PostgreSQL) so that of two concurrent completes only
+    one changes the state and enqueues the analysis.
+    """
+    locked = db.session.scalar(select(Photo).where(Photo.id == photo.id).with_for_update()
+                               .execution_options(populate_existing=True))
+    first = locked.upload_state not in STORED_STATES
+    if first:
+        locked.upload_state = "stored"
+        locked.storage_key = key
+    db.session.commit()
+    if first:
+        enqueue_analysis(locked.id)
+    return True
+
+
+def enqueue_analysis(photo_id: uuid.UUID) -> None:
+    """Hand the photo to the analysis queue (``server.inspect.jobs.enqueue_analysis``), if installed.
+
+    Looked up at call time so that the vision package stays optional. A failure to enqueue is
+    logged, never raised: the photo is stored either way.
+    """
+    try:
+        jobs = importlib.import_module("server.inspect.jobs")
+    except ModuleNotFoundError as exc:
+        if exc.name and "server.inspect.jobs".startswith(exc.name):
+            log.info("photo %s stored; no analysis module installed", photo_id)
+            return
+        raise
+    hook = getattr(jobs, "enqueue_analysis", None)
+    if hook is None:
+        log.info("photo %s stored; server.inspect.jobs has no enqueue_analysis", photo_id)
+        return
+    try:
+        hook(photo_id)
+    except Exception:
+        log.exception("could not enqueue the analysis of photo %s", photo_id)
+
+
+def _stored_answer(photo: Photo, *, already_stored: bool | None = None) -> dict[str, Any]:
+    answer = {"id": photo.id, "upload_state": photo.upload_state, "stored": True, "sha256": photo.sha256,
+              "size_bytes": photo.size_bytes, "content_type": photo.content_type}
+    if already_stored is not None:
+        answer["already_stored"] = already_stored
+    return answer
+
+
+# -- download --------------------------------------------------------------------------------------
+
+def download(p: Principal, photo_id: uuid.UUID, variant: str = "original") -> dict[str, Any]:
+    """A short-lived signed URL for the photo (``original``) or its analysis overlay (``overlay``).
+
+    Raises ``NotFound`` out of scope or when there is no overlay, ``Conflict`` before the upload completed.
+    """
+    photo = photo_or_404(p, photo_id)
+    if variant == "overlay":
+        if not photo.overlay_key:
+            raise NotFound("This photo has no overlay image (yet).")
+        key, content_type = photo.overlay_key, _type_of_key(photo.overlay_key)
+    else:
+        if photo.upload_state not in STORED_STATES or not photo.storage_key:
+            raise Conflict("This photo has not been uploaded yet.")
+        key, content_type = photo.storage_key, photo.content_type
+    ttl = _ttl()
+    return {"url": get_storage().presign_get(key, expires_in=ttl, content_type=content_type),
+            "expires_in_seconds": ttl, "variant": variant, "content_type": content_type}
+
+
+def _type_of_key(key: str) -> str | None:
+    for ext, ctype in ((".png", "image/png"), (".jpg", "image/jpeg"), (".jpeg", "image/jpeg"),
+                       (".webp", "image/webp")):
+        if key.lower().endswith(ext):
+            return ctype
+    return None

@@ -1,0 +1,540 @@
+"""Blob storage: one interface, two backends (a local folder and any S3 API).
+
+The app talks to :class:`Storage` only. ``STORAGE_URL`` picks the backend:
+
+* ``file:///path/to/folder`` (the embedded default, a folder under ``instance/``):
+  :class:`LocalStorage`. Presigned URLs point back at this server
+  (``/api/v1/blobs/storage/<token>``, see :mod:`server.sync.blob_routes`) with a
+  short-lived token signed with ``SECRET_KEY``, so phones upload and download the
+  same way as with S3.
+* ``s3://bucket/prefix``: :class:`S3Storage` through boto3 (``S3_ENDPOINT_URL``,
+  ``S3_REGION``, ``S3_PATH_STYLE``; credentials from boto3's usual sources). The app
+  never creates the bucket and never makes it public: downloads are presigned GETs.
+
+Keys are ``/``-separated relative names made of ``[a-z0-9._-]`` segments; the local
+backend refuses anything else, so a key can never leave its folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO, Iterator, Protocol, runtime_checkable
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, has_request_context, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+
+CHUNK_BYTES = 1024 * 1024
+_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
+_TOKEN_SALT = "lineside.storage.local"
+
+
+class StorageError(Exception):
+    """The storage backend failed or refused a request."""
+
+
+class InvalidKey(StorageError, ValueError):
+    """A key that is not a plain relative name (path traversal, odd characters)."""
+
+
+class InvalidToken(StorageError):
+    """A local upload/download token that is forged, expired or for another operation."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One uploaded part of a multipart upload."""
+
+    number: int
+    size_bytes: int
+    etag: str
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative storage key. Raises ``InvalidKey`` otherwise."""
+    if not isinstance(key, str) or len(key) > 512 or not _KEY_RE.match(key) or ".." in key.split("/"):
+        raise InvalidKey(f"invalid storage key: {key!r}")
+    return key
+
+
+def _now() -> float:
+    """The clock used for local token expiry (tests replace it)."""
+    return time.time()
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What the app needs from blob storage. Keys are validated relative names."""
+
+    kind: str
+
+    def put(self, key: str, data: bytes | IO[bytes], *, content_type: str | None = None) -> int:
+        """Store ``data`` under ``key`` atomically; return the size in bytes."""
+
+    def open(self, key: str, *, length: int | None = None) -> BinaryIO:
+        """A readable stream of the object (its first ``length`` bytes when given). Raises ``FileNotFoundError``."""
+
+    def iter_chunks(self, key: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The object's bytes in chunks, never all in memory. Raises ``FileNotFoundError``."""
+
+    def head(self, key: str) -> int | None:
+        """The object's size in bytes, or ``None`` when there is no such object."""
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; no error when it is already gone."""
+
+    def copy(self, src: str, dst: str) -> None:
+        """Copy an object inside the storage (server-side for S3)."""
+
+    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        """A URL that accepts one ``PUT`` of the object's bytes until it expires."""
+
+    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        """A URL that answers ``GET`` with the object's bytes until it expires."""
+
+    def create_multipart(self, key: str, *, content_type: str | None = None) -> str:
+        """Start a multipart upload to ``key``; return its upload id."""
+
+    def find_multipart(self, key: str) -> str | None:
+        """The id of an unfinished multipart upload to ``key``, or ``None`` (to resume after a restart)."""
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+        """A URL that accepts one ``PUT`` of part ``part_number`` (1-based)."""
+
+    def list_parts(self, key: str, upload_id: str) -> list[Part]:
+        """Parts uploaded so far, by part number. Raises ``FileNotFoundError`` for an unknown upload."""
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[Part]) -> None:
+        """Join ``parts`` (in order) into the object ``key`` and end the upload."""
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; no error when it is already gone."""
+
+    def ping(self) -> bool:
+        """Whether the storage is reachable and usable."""
+
+
+# -- local folder ------------------------------------------------------------------------------
+
+class LocalStorage:
+    """Objects as files under ``root``; writes go to a temporary file and are renamed into place.
+
+    Multipart uploads live in ``root/.multipart/<upload_id>/`` (``key`` file plus one file per part).
+    """
+
+    kind = "local"
+
+    def __init__(self, root: str | os.PathLike[str], secret_key: str, public_base_url: str = "") -> None:
+        self.root = Path(root).resolve()
+        self._tokens = URLSafeSerializer(secret_key, salt=_TOKEN_SALT)
+        self._public_base_url = public_base_url.rstrip("/")
+
+    # paths
+    def _path(self, key: str) -> Path:
+        validate_key(key)
+        path = (self.root / key).resolve()
+        if self.root not in path.parents:
+            raise InvalidKey(f"invalid storage key: {key!r}")
+        return path
+
+    def _mp_dir(self, upload_id: str) -> Path:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", upload_id or ""):
+            raise FileNotFoundError(upload_id)
+        return self.root / ".multipart" / upload_id
+
+    def _write_atomic(self, path: Path, data: bytes | IO[bytes]) -> int:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, (bytes, bytearray, memoryview)):
+                    out.write(data)
+                    size = len(data)
+                else:
+                    while chunk := data.read(CHUNK_BYTES):
+                        out.write(chunk)
+                        size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with _suppress():
+                os.unlink(tmp)
+            raise
+        return size
+
+    # objects
+    def put(self, key: str, data: bytes | IO[bytes], *, content_type: str | None = None) -> int:
+        return self._write_atomic(self._path(key), data)
+
+    def open(self, key: str, *, length: int | None = None) -> BinaryIO:
+        fh = open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
+        if length is None:
+            return fh
+        try:
+            return _BytesReader(fh.read(length))
+        finally:
+            fh.close()
+
+    def iter_chunks(self, key: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        with open(self._path(key), "rb") as fh:
+            while chunk := fh.read(chunk_bytes):
+                yield chunk
+
+    def head(self, key: str) -> int | None:
+        path = self._path(key)
+        try:
+            return path.stat().st_size if path.is_file() else None
+        except FileNotFoundError:
+            return None
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def delete(self, key: str) -> None:
+        with _suppress():
+            self._path(key).unlink()
+
+    def copy(self, src: str, dst: str) -> None:
+        with open(self._path(src), "rb") as fh:
+            self._write_atomic(self._path(dst), fh)
+
+    # signed URLs back to this server
+    def _url(self, claims: dict, expires_in: int) -> str:
+        token = self._tokens.dumps({**claims, "exp": int(_now()) + int(expires_in)})
+        path = f"/api/v1/blobs/storage/{token}"
+        if self._public_base_url:
+            return self._public_base_url + path
+        if has_request_context():
+            return url_for("blobs.StorageObject", token=token, _external=True)
+        return path
+
+    def read_token(self, token: str, op: str) -> dict:
+        """The claims of a token made by this backend for ``op``. Raises ``InvalidToken``."""
+        try:
+            claims = self._tokens.loads(token)
+        except BadSignature:
+            raise InvalidToken("This link is not valid.") from None
+        if not isinstance(claims, dict) or claims.get("op") != op:
+            raise InvalidToken("This link is not valid for this request.")
+        if int(claims.get("exp", 0)) < _now():
+            raise InvalidToken("This link has expired; ask for a new one.")
+        validate_key(claims["key"])
+        return claims
+
+    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        return self._url({"op": "put", "key": validate_key(key)}, expires_in)
+
+    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        return self._url({"op": "get", "key": validate_key(key), "ct": content_type}, expires_in)
+
+    # multipart
+    def create_multipart(self, key: str, *, content_type: str | None = None) -> str:
+        validate_key(key)
+        upload_id = secrets.token_urlsafe(24)
+        folder = self._mp_dir(upload_id)
+        folder.mkdir(parents=True)
+        (folder / "key").write_text(key)
+        return upload_id
+
+    def find_multipart(self, key: str) -> str | None:
+        validate_key(key)
+        base = self.root / ".multipart"
+        if not base.is_dir():
+            return None
+        found = [(p.stat().st_mtime, p.parent.name) for p in base.glob("*/key") if _read(p) == key]
+        return max(found)[1] if found else None
+
+    def _mp_key_check(self, key: str, upload_id: str) -> Path:
+        folder = self._mp_dir(upload_id)
+        if _read(folder / "key") != validate_key(key):
+            raise FileNotFoundError(upload_id)
+        return folder
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+        self._mp_key_check(key, upload_id)
+        return self._url({"op": "part", "key": key, "upload_id": upload_id, "part": int(part_number)}, expires_in)
+
+    def put_part(self, key: str, upload_id: str, part_number: int, data: IO[bytes]) -> int:
+        """Store one part (atomically). Raises ``FileNotFoundError`` for an unknown upload."""
+        folder = self._mp_key_check(key, upload_id)
+        if not 1 <= part_number <= 10000:
+            raise StorageError("part numbers run from 1 to 10000")
+        return self._write_atomic(folder / f"part-{part_number:05d}", data)
+
+    def list_parts(self, key: str, upload_id: str) -> list[Part]:
+        folder = self._mp_key_check(key, upload_id)
+        parts = []
+        for p in sorted(folder.glob("part-*")):
+            st = p.stat()
+            parts.append(Part(int(p.name[5:]), st.st_size, f"{st.st_size}-{st.st_mtime_ns}"))
+        return parts
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[Part]) -> None:
+        folder = self._mp_key_check(key, upload_id)
+        with _Concat([folder / f"part-{p.number:05d}" for p in parts]) as stream:
+            self._write_atomic(self._path(key), stream)
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            folder = self._mp_key_check(key, upload_id)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def ping(self) -> bool:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return os.access(self.root, os.W_OK)
+
+
+class _BytesReader:
+    """A minimal read-only stream over bytes (for ``open(..., length=n)``)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._pos = data, 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._data) if n is None or n < 0 else self._pos + n
+        out = self._data[self._pos:end]
+        self._pos += len(out)
+        return out
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class _Concat:
+    """Read several files one after the other, as one stream."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self._paths = list(paths)
+        self._fh: IO[bytes] | None = None
+
+    def read(self, n: int = -1) -> bytes:
+        while True:
+            if self._fh is None:
+                if not self._paths:
+                    return b""
+                self._fh = open(self._paths.pop(0), "rb")  # noqa: SIM115
+            chunk = self._fh.read(n)
+            if chunk:
+                return chunk
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fh is not None:
+            self._fh.close()
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        return exc_type is not None and issubclass(exc_type, (FileNotFoundError, NotADirectoryError))
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+# -- S3 ----------------------------------------------------------------------------------------
+
+class S3Storage:
+    """Objects in an S3 bucket under ``prefix``, through boto3 (AWS, MinIO, Ceph RGW, R2, moto)."""
+
+    kind = "s3"
+
+    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str = "", region: str = "us-east-1",
+                 path_style: bool = False) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        cfg = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"},
+                     s3={"addressing_style": "path" if path_style else "auto"})
+        self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url or None,
+                                                     region_name=region or None, config=cfg)
+
+    def _k(self, key: str) -> str:
+        validate_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @staticmethod
+    def _missing(exc: Exception) -> bool:
+        from botocore.exceptions import ClientError
+
+        if not isinstance(exc, ClientError):
+            return False
+        err = exc.response.get("Error", {})
+        return (err.get("Code") in {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+                or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404)
+
+    def put(self, key: str, data: bytes | IO[bytes], *, content_type: str | None = None) -> int:
+        extra = {"ContentType": content_type} if content_type else {}
+        if isinstance(data, (bytes, bytearray, memoryview)):
+            self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=bytes(data), **extra)
+        else:
+            self.client.upload_fileobj(data, self.bucket, self._k(key), ExtraArgs=extra or None)
+        return self.head(key) or 0
+
+    def open(self, key: str, *, length: int | None = None) -> BinaryIO:
+        kwargs = {"Range": f"bytes=0-{length - 1}"} if length else {}
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._k(key), **kwargs)["Body"]
+        except Exception as exc:
+            if self._missing(exc):
+                raise FileNotFoundError(key) from None
+            raise
+
+    def iter_chunks(self, key: str, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        body = self.open(key)
+        try:
+            yield from body.iter_chunks(chunk_bytes)
+        finally:
+            body.close()
+
+    def head(self, key: str) -> int | None:
+        try:
+            return int(self.client.head_object(Bucket=self.bucket, Key=self._k(key))["ContentLength"])
+        except Exception as exc:
+            if self._missing(exc):
+                return None
+            raise
+
+    def exists(self, key: str) -> bool:
+        return self.head(key) is not None
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
+
+    def copy(self, src: str, dst: str) -> None:
+        # One CopyObject call: fine up to 5 GB, far above PHOTO_MAX_BYTES.
+        self.client.copy_object(Bucket=self.bucket, Key=self._k(dst),
+                                CopySource={"Bucket": self.bucket, "Key": self._k(src)})
+
+    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        return self.client.generate_presigned_url(
+            "put_object", Params={"Bucket": self.bucket, "Key": self._k(key)},
+            ExpiresIn=int(expires_in), HttpMethod="PUT")
+
+    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
+        params = {"Bucket": self.bucket, "Key": self._k(key)}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_in))
+
+    def create_multipart(self, key: str, *, content_type: str | None = None) -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        return self.client.create_multipart_upload(Bucket=self.bucket, Key=self._k(key), **extra)["UploadId"]
+
+    def find_multipart(self, key: str) -> str | None:
+        full = self._k(key)
+        resp = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full)
+        uploads = [u for u in resp.get("Uploads", []) if u["Key"] == full]
+        if not uploads:
+            return None
+        return max(uploads, key=lambda u: u["Initiated"])["UploadId"]
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+        return self.client.generate_presigned_url(
+            "upload_part", Params={"Bucket": self.bucket, "Key": self._k(key), "UploadId": upload_id,
+                                   "PartNumber": int(part_number)},
+            ExpiresIn=int(expires_in), HttpMethod="PUT")
+
+    def list_parts(self, key: str, upload_id: str) -> list[Part]:
+        parts: list[Part] = []
+        marker = 0
+        while True:
+            try:
+                resp = self.client.list_parts(Bucket=self.bucket, Key=self._k(key), UploadId=upload_id,
+                                              PartNumberMarker=marker)
+            except Exception as exc:
+                if self._missing(exc):
+                    raise FileNotFoundError(upload_id) from None
+                raise
+            parts += [Part(p["PartNumber"], int(p["Size"]), p["ETag"]) for p in resp.get("Parts", [])]
+            if not resp.get("IsTruncated"):
+                return parts
+            marker = int(resp["NextPartNumberMarker"])
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[Part]) -> None:
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self._k(key), UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]})
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._k(key), UploadId=upload_id)
+        except Exception as exc:
+            if not self._missing(exc):
+                raise
+
+    def ping(self) -> bool:
+        self.client.head_bucket(Bucket=self.bucket)
+        return True
+
+
+# -- factory -----------------------------------------------------------------------------------
+
+def storage_from_config(config: dict) -> Storage:
+    """Build the backend named by ``STORAGE_URL``. Raises ``ValueError`` for an unknown scheme."""
+    url = config["STORAGE_URL"]
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return LocalStorage(parts.path if not parts.netloc else f"/{parts.netloc}{parts.path}",
+                            config["SECRET_KEY"], config.get("PUBLIC_BASE_URL", ""))
+    if parts.scheme == "s3":
+        if not parts.netloc:
+            raise ValueError("STORAGE_URL s3://bucket/prefix needs a bucket")
+        return S3Storage(parts.netloc, parts.path, endpoint_url=config.get("S3_ENDPOINT_URL", ""),
+                         region=config.get("S3_REGION", ""), path_style=bool(config.get("S3_PATH_STYLE")))
+    raise ValueError(f"STORAGE_URL must start with file:// or s3://, not {url!r}")
+
+
+def get_storage(app: Flask | None = None) -> Storage:
+    """The storage backend of ``app`` (default: the current app), made once and kept on ``app.extensions``."""
+    app = app or current_app._get_current_object()
+    storage = app.extensions.get("lineside.storage")
+    if storage is None:
+        storage = app.extensions["lineside.storage"] = storage_from_config(app.config)
+    return storage
+
+
+def sha256_of(storage: Storage, key: str) -> tuple[str, int]:
+    """The hex sha256 and size of a stored object, read in chunks. Raises ``FileNotFoundError``."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in storage.iter_chunks(key):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+__all__ = ["CHUNK_BYTES", "InvalidKey", "InvalidToken", "LocalStorage", "Part", "S3Storage", "Storage",
+           "StorageError", "get_storage", "sha256_of", "storage_from_config", "validate_key"]
