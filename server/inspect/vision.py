@@ -50,7 +50,7 @@ __all__ = ["ImageProbeError", "image_info", "analyze_photo", "decode_photo"]
 
 DEFAULT_MAX_PIXELS = 50_000_000
 ANALYSIS_MAX_PIXELS = 3_200_000  # decode reduced until at most this many pixels
-UNIT_PX_PER_MM = 5.0  # rectified unit area: 0.2 mm per pixel
+UNIT_PX_PER_MM = 4.0  # rectified unit area: 0.25 mm per pixel (edges are found to sub-pixel)
 CARD_PX_PER_MM = 2.0  # rectified whole card for the flat field
 BLUR_LIMIT_MM = 0.6  # edge blur (Gaussian sigma on the card) that makes a photo unusable
 OVERLAY_MAX_SIDE = 1280
@@ -58,6 +58,10 @@ OVERLAY_MAX_SIDE = 1280
 _REF_LINEAR = color.srgb_to_linear(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
 _REF_LAB = color.srgb_to_lab(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
 _SRGB_U8_TO_LINEAR = color.srgb_to_linear(np.arange(256, dtype=np.uint8)).astype(np.float32)
+
+
+_PAPER_POINTS_MM = CARD_GEOMETRY.paper_sample_points_mm()
+_PAPER_POINTS_MM.setflags(write=False)
 
 
 class ImageProbeError(ValueError):
@@ -242,16 +246,23 @@ class CardDetection:
     px_per_mm: float | None  # image pixels per card mm around the card centre
 
 
-def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY) -> CardDetection:
+def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY, *, gray: np.ndarray | None = None, small_gray: np.ndarray | None = None) -> CardDetection:
     """Find the card's ArUco markers in an 8-bit BGR image and fit the homography.
 
     Markers are detected at half resolution (fast) when the image is large, then their
     corners are refined to sub-pixel accuracy on the full image. Ids not on the card are
     ignored; a duplicated id is dropped (ambiguous).
     """
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    if gray is None:
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     scale = 0.5 if max(gray.shape) > 1400 else 1.0
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale != 1.0 else gray
+    if scale == 1.0:
+        small = gray
+    elif small_gray is not None:
+        small = small_gray
+    else:
+        small = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    scale = small.shape[1] / gray.shape[1]
     corners, ids = cv_compat.detect_aruco(small, geometry.marker_dictionary)
     wanted = set(geometry.marker_ids)
     counts = {int(i): int(np.sum(ids == i)) for i in set(ids.tolist())}
@@ -311,6 +322,8 @@ def _rectify_linear(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_
 
 def _linear_rgb(bgr_u8: np.ndarray) -> np.ndarray:
     """8-bit BGR sRGB -> linear RGB float32 (channel order R, G, B)."""
+    if bgr_u8.ndim == 3 and bgr_u8.shape[0] > 0 and bgr_u8.shape[1] > 0:
+        return cv2.LUT(cv2.cvtColor(bgr_u8, cv2.COLOR_BGR2RGB), _SRGB_U8_TO_LINEAR)
     return _SRGB_U8_TO_LINEAR[bgr_u8[..., ::-1]]
 
 
@@ -341,7 +354,7 @@ def fit_flat_field(card_linear: np.ndarray, px_per_mm: float, geometry: CardGeom
     """Fit the paper brightness over the card from blank-paper squares of a rectified,
     linear-RGB card image; robust (iteratively drops squares far from the fit: shadows,
     objects lying on the paper). None if too few squares are usable."""
-    points = geometry.paper_sample_points_mm()
+    points = _PAPER_POINTS_MM if geometry is CARD_GEOMETRY else geometry.paper_sample_points_mm()
     half = max(1, int(round(1.5 * px_per_mm)))
     lum = card_linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
     h, w = lum.shape
@@ -400,6 +413,9 @@ class CheckerFit:
 
     def apply(self, rgb_linear: np.ndarray) -> np.ndarray:
         """Correct camera-linear RGB (..., 3) to linear sRGB (..., 3)."""
+        rgb = np.asarray(rgb_linear, dtype=np.float32)
+        if rgb.ndim == 3 and rgb.shape[2] == 3:  # images: OpenCV's per-pixel affine is ~10× faster
+            return cv2.transform(rgb, self.matrix.astype(np.float32))
         return rgb_linear @ self.matrix[:, :3].T + self.matrix[:, 3]
 
     @property
@@ -496,12 +512,15 @@ def _checker_on_card(bgr, detection: CardDetection, flat, geometry: CardGeometry
     return fit
 
 
-def _checker_with_mcc(bgr, detection: CardDetection | None, flat) -> CheckerFit | None:
+def _checker_with_mcc(bgr, detection: CardDetection | None, flat, half: np.ndarray | None = None) -> CheckerFit | None:
     scale = 1.0
     small = bgr
     if max(bgr.shape[:2]) > 1100:
-        scale = 1000.0 / max(bgr.shape[:2])
-        small = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        source = half if half is not None else bgr
+        small = source if max(source.shape[:2]) <= 1100 else cv2.resize(
+            source, None, fx=1000.0 / max(source.shape[:2]), fy=1000.0 / max(source.shape[:2]), interpolation=cv2.INTER_AREA
+        )
+        scale = small.shape[1] / bgr.shape[1]
     found = cv_compat.detect_mcc24(small)
     if found is None:
         return None
@@ -601,7 +620,8 @@ def measure_unit(
         linear[:, :ring].reshape(-1, 3), linear[:, -ring:].reshape(-1, 3),
     ])  # fmt: skip
     paper = np.median(border, axis=0)
-    rel = np.abs(linear / np.maximum(paper, 1e-4) - 1.0).max(axis=2)
+    rel = np.abs(linear * (1.0 / np.maximum(paper, 1e-4)).astype(np.float32) - np.float32(1.0))
+    rel = np.maximum(np.maximum(rel[..., 0], rel[..., 1]), rel[..., 2])  # much faster than .max(axis=2)
     coarse = (rel > 0.3).astype(np.uint8)
     if exclude is not None:
         coarse[exclude.astype(bool)] = 0
@@ -617,7 +637,8 @@ def measure_unit(
     if core_idx.sum() < 50:
         core_idx = coarse.astype(bool)
     pix = linear[core_idx]
-    not_clipped = raw_u8[core_idx].max(axis=1) < 250
+    raw_max = np.maximum(np.maximum(raw_u8[..., 0], raw_u8[..., 1]), raw_u8[..., 2])
+    not_clipped = raw_max[core_idx] < 250
     lum = pix @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
     med = np.median(lum[not_clipped]) if not_clipped.any() else np.median(lum)
     mad = 1.4826 * np.median(np.abs(lum - med)) + 1e-6
@@ -711,9 +732,15 @@ def _laplacian_variance(gray: np.ndarray) -> float:
 # Overlay
 
 
-def _overlay(bgr, detection, checker, unit, status, lines) -> bytes:
-    scale = min(1.0, OVERLAY_MAX_SIDE / max(bgr.shape[:2]))
-    img = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else bgr.copy()
+def _overlay(bgr, half, detection, checker, unit, status, lines) -> bytes:
+    if max(bgr.shape[:2]) <= OVERLAY_MAX_SIDE:
+        img = bgr.copy()
+    elif max(half.shape[:2]) <= OVERLAY_MAX_SIDE:
+        img = half.copy()
+    else:
+        f = OVERLAY_MAX_SIDE / max(half.shape[:2])
+        img = cv2.resize(half, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    scale = img.shape[1] / bgr.shape[1]
     thick = max(1, int(round(max(img.shape[:2]) / 600)))
     font = cv2.FONT_HERSHEY_SIMPLEX
     fs = max(0.4, max(img.shape[:2]) / 1800)
@@ -834,11 +861,15 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
     quality["decode_reduction"] = decoded.factor
     geometry = CARD_GEOMETRY
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    quality["laplacian_variance"] = round(_laplacian_variance(gray), 2)
-    quality["clipped_fraction"] = round(float(np.mean(gray >= 250)), 4)
-    quality["dark_fraction"] = round(float(np.mean(gray <= 5)), 4)
+    # One half-size copy serves marker detection, the global statistics, mcc and the overlay.
+    half = bgr if max(bgr.shape[:2]) <= 1400 else cv2.resize(bgr, (bgr.shape[1] // 2, bgr.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    half_gray = cv2.cvtColor(half, cv2.COLOR_BGR2GRAY)
+    quality["laplacian_variance"] = round(_laplacian_variance(half_gray), 2)
+    hist = np.bincount(half_gray.ravel(), minlength=256) / half_gray.size
+    quality["clipped_fraction"] = round(float(hist[250:].sum()), 4)
+    quality["dark_fraction"] = round(float(hist[:6].sum()), 4)
 
-    detection = detect_card(bgr, geometry)
+    detection = detect_card(bgr, geometry, gray=gray, small_gray=half_gray if half is not bgr else None)
     quality["markers_found"] = len(detection.ids)
     quality["marker_ids"] = sorted(detection.ids)
     confidence = 1.0
@@ -893,7 +924,7 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
     # Colour checker.
     checker = _checker_on_card(bgr, detection, flat, geometry) if has_card else None
     if checker is None:
-        checker = _checker_with_mcc(bgr, detection if has_card else None, flat)
+        checker = _checker_with_mcc(bgr, detection if has_card else None, flat, half)
     if checker is not None:
         result.calibrated = True
         quality["checker_source"] = checker.source
@@ -930,8 +961,10 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
             linear = linear / np.asarray(flat.paper_rgb_linear, dtype=np.float32) * 0.86
         unit = measure_unit(linear, raw, UNIT_PX_PER_MM, origin_mm=area[:2])
     else:
-        small_scale = min(1.0, 1000.0 / max(bgr.shape[:2]))
-        small = cv2.resize(bgr, None, fx=small_scale, fy=small_scale, interpolation=cv2.INTER_AREA)
+        small = half if max(half.shape[:2]) <= 1100 else cv2.resize(
+            half, None, fx=1000.0 / max(half.shape[:2]), fy=1000.0 / max(half.shape[:2]), interpolation=cv2.INTER_AREA
+        )
+        small_scale = small.shape[1] / bgr.shape[1]
         lin = _linear_rgb(small)
         exclude = None
         if checker is not None:
@@ -1009,5 +1042,5 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
         summary.append("Lab " + " ".join(f"{v:.1f}" for v in result.lab) + ("" if result.calibrated else " (uncalibrated)"))
     if result.delta_e_cie2000 is not None:
         summary.append(f"dE00 {result.delta_e_cie2000:.2f}")
-    result.overlay_jpeg = _overlay(bgr, detection, checker, unit if has_card else None, result.status, summary)
+    result.overlay_jpeg = _overlay(bgr, half, detection, checker, unit if has_card else None, result.status, summary)
     return result
