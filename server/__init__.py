@@ -19,6 +19,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.config.update(load_config(app.instance_path, config))
     logging.basicConfig(level=app.config["LOG_LEVEL"])
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
     from . import all_models, db_setup, errors, extensions, tasks, web  # noqa: F401
     from .accounts.routes import blp as accounts_blp
