@@ -43,9 +43,17 @@ DEFAULTS: dict[str, Any] = {
     # background work; "" means eager, in-process
     "CELERY_BROKER_URL": "",
     "CELERY_RESULT_BACKEND": "",
+    # photo analysis: below this confidence (0..1) a photo is flagged for review
+    "ANALYSIS_MIN_CONFIDENCE": 0.6,
     # drift
     "DRIFT_EWMA_LAMBDA": 0.2,
     "DRIFT_EWMA_L": 3.0,
+    "DRIFT_BASELINE_POINTS": 30,  # photos per batch that set the centre and sigma
+    "DRIFT_CHART_URL_TTL_SECONDS": 600,  # signed drift.svg links for <img>
+    # webhooks: private, loopback and link-local targets are refused unless allowed (SSRF)
+    "WEBHOOK_TIMEOUT_SECONDS": 5,
+    "WEBHOOK_MAX_ATTEMPTS": 8,
+    "WEBHOOK_ALLOW_PRIVATE": False,
     # email; "" means no email is sent
     "SMTP_HOST": "",
     "SMTP_PORT": 25,
@@ -53,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_USERNAME": "",
     "SMTP_PASSWORD": "",
     "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT_SECONDS": 10,
     # web
     "PUBLIC_BASE_URL": "",
     "LOG_LEVEL": "INFO",
