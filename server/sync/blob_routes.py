@@ -56,10 +56,10 @@ def _local_claims(token: str, *ops: str) -> tuple[LocalStorage, dict]:
 
 
 @blobs_blp.route("/storage/<token>")
-@blobs_blp.doc(security=[])
 class StorageObject(MethodView):
     """The local folder backend's stand-in for presigned S3 URLs (the token is the credential)."""
 
+    @blobs_blp.doc(security=[])
     @blobs_blp.response(200)
     def put(self, token: str):
         """Upload bytes to a signed local-storage URL (raw body, like an S3 presigned PUT)"""
@@ -75,6 +75,7 @@ class StorageObject(MethodView):
         resp.headers["ETag"] = f'"{size}"'
         return resp
 
+    @blobs_blp.doc(security=[])
     @blobs_blp.response(200)
     def get(self, token: str):
         """Download bytes from a signed local-storage URL"""
