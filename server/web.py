@@ -1,4 +1,11 @@
-"""Serving the PWA and the API docs page, with a strict Content-Security-Policy."""
+"""Serving the PWA and the API docs page, with a strict Content-Security-Policy.
+
+The app shell lives in ``pwa/`` and is served as plain files (no build step): ``/`` is
+``index.html``, ``/sw.js`` the service worker (scope ``/``), ``/manifest.webmanifest`` the
+web app manifest, ``/app/<path>`` every other file of ``pwa/``, and ``/data/<file>`` the data
+files the server and the PWA share (the AQL tables). Every answer carries a CSP without
+``unsafe-inline``: the PWA sets no inline scripts or styles.
+"""
 from __future__ import annotations
 
 import os
@@ -13,7 +20,15 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
 
 
+def _no_cache(resp: Response) -> Response:
+    """Revalidate on every request: the service worker's versioned cache does the caching."""
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
 def init_app(app: Flask) -> None:
+    """Register the PWA routes and the security headers on every answer."""
+
     @app.after_request
     def _security_headers(resp: Response) -> Response:
         resp.headers.setdefault("Content-Security-Policy", CSP)
@@ -23,32 +38,41 @@ def init_app(app: Flask) -> None:
 
     @app.get("/")
     def pwa_index():
-        resp = send_from_directory(PWA_DIR, "index.html", max_age=0)
-        resp.headers["Cache-Control"] = "no-cache"
-        return resp
+        """The app shell's page."""
+        return _no_cache(send_from_directory(PWA_DIR, "index.html", max_age=0))
 
     @app.get("/sw.js")
     def service_worker():
-        resp = send_from_directory(PWA_DIR, "sw.js", max_age=0)
-        resp.headers["Cache-Control"] = "no-cache"
+        """The service worker, served from the root so its scope is the whole site."""
+        resp = _no_cache(send_from_directory(PWA_DIR, "sw.js", max_age=0, mimetype="text/javascript"))
         resp.headers["Service-Worker-Allowed"] = "/"
         return resp
+
+    @app.get("/manifest.webmanifest")
+    def manifest():
+        """The web app manifest (name, icons, theme, standalone display)."""
+        return _no_cache(send_from_directory(PWA_DIR, "manifest.webmanifest", max_age=0,
+                                             mimetype="application/manifest+json"))
+
+    @app.get("/favicon.ico")
+    def favicon():
+        """Browsers ask for it whatever the page says: answer the PNG icon."""
+        return _no_cache(send_from_directory(os.path.join(PWA_DIR, "icons"), "icon-192.png", max_age=0))
 
     @app.get("/data/<path:name>")
     def shared_data(name: str):
         """Data files the server and the PWA both read (the AQL tables)."""
-        resp = send_from_directory(DATA_DIR, name, max_age=0)
-        resp.headers["Cache-Control"] = "no-cache"
-        return resp
+        return _no_cache(send_from_directory(DATA_DIR, name, max_age=0))
 
     @app.get("/app/<path:name>")
     def pwa_asset(name: str):
+        """A file of the app shell."""
         if name.startswith(".") or "/." in name:
             abort(404)
-        resp = send_from_directory(PWA_DIR, name, max_age=0)
-        resp.headers["Cache-Control"] = "no-cache"
-        return resp
+        mimetype = "text/javascript" if name.endswith(".js") else None
+        return _no_cache(send_from_directory(PWA_DIR, name, max_age=0, mimetype=mimetype))
 
     @app.get("/api/docs")
     def api_docs():
-        return send_from_directory(os.path.join(PWA_DIR, "docs"), "api.html", max_age=0)
+        """A small API reference page, built from /api/openapi.json with local assets only."""
+        return _no_cache(send_from_directory(os.path.join(PWA_DIR, "docs"), "api.html", max_age=0))

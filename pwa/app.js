@@ -1,0 +1,178 @@
+// Wires the app: language, session, service worker, sync triggers and the router.
+// Views and components are imported lazily, when first needed.
+
+import { getAll, kvGet, kvSet } from './lib/db.js';
+import { html, render } from './lib/html.js';
+import { setLang, preferredLang, t } from './i18n/index.js';
+import { refreshCounts, state as syncState, syncNow } from './lib/sync.js';
+
+export { APP_VERSION } from './lib/version.js';
+const SYNC_INTERVAL_MS = 60 * 1000;
+
+/** Shared context handed to every view. */
+export const ctx = {
+  session: null, // {token, user}
+  navigate(hash) { if (location.hash === hash) route(); else location.hash = hash; },
+  async rerender() { await route(); },
+  roles() {
+    return new Set((ctx.session?.user?.memberships ?? []).map((m) => m.role));
+  },
+  isReviewer() { const r = ctx.roles(); return r.has('brand_reviewer') || (r.has('admin') && !r.has('inspector')); },
+  isInspector() { const r = ctx.roles(); return r.has('inspector') || r.has('factory_manager'); },
+  syncNow,
+  syncState,
+};
+
+const ROUTES = [
+  [/^#\/signin$/, () => import('./views/sign-in.js')],
+  [/^#\/inspections$/, () => import('./views/inspection-list.js')],
+  [/^#\/inspection\/([\w-]+)$/, () => import('./views/inspection-view.js')],
+  [/^#\/review$/, () => import('./views/review-queue.js')],
+  [/^#\/review\/([\w-]+)$/, () => import('./views/review-photo.js')],
+  [/^#\/timeline\/([\w-]+)$/, () => import('./views/po-timeline.js')],
+  [/^#\/settings$/, () => import('./views/settings.js')],
+];
+
+let cleanup = null;
+let routing = 0;
+
+function homeHash() {
+  if (!ctx.session) return '#/signin';
+  return ctx.isInspector() || !ctx.isReviewer() ? '#/inspections' : '#/review';
+}
+
+function renderNav() {
+  const nav = document.getElementById('nav');
+  if (!ctx.session) { render(nav, html``); return; }
+  const links = [];
+  if (ctx.isInspector()) links.push(['#/inspections', t('nav.inspections')]);
+  if (ctx.isReviewer()) links.push(['#/review', t('nav.review')]);
+  links.push(['#/settings', t('nav.settings')]);
+  const here = location.hash;
+  render(nav, html`${links.map(([href, label]) => html`<a href="${href}" ${here.startsWith(href) ? html`aria-current="page"` : ''}>${label}</a>`)}`);
+  document.getElementById('brand').textContent = t('app.name');
+}
+
+/** Show the view for the current hash. */
+export async function route() {
+  const my = ++routing;
+  let hash = location.hash || '#/';
+  if (hash === '#/' || (!ctx.session && hash !== '#/signin')) hash = homeHash();
+  if (hash !== location.hash) history.replaceState(null, '', hash);
+  const main = document.getElementById('view');
+  for (const [re, load] of ROUTES) {
+    const m = hash.match(re);
+    if (!m) continue;
+    const view = await load();
+    if (my !== routing) return;
+    if (typeof cleanup === 'function') cleanup();
+    cleanup = null;
+    renderNav();
+    cleanup = await view.show(main, ctx, ...m.slice(1));
+    if (my === routing && document.activeElement === document.body) main.focus({ preventScroll: true });
+    return;
+  }
+  ctx.navigate(homeHash());
+}
+
+async function registerServiceWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  try {
+    const reg = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+    const prompt = document.querySelector('update-prompt');
+    const offer = (worker) => { if (prompt) prompt.worker = worker; };
+    if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);
+    reg.addEventListener('updatefound', () => {
+      const worker = reg.installing;
+      worker?.addEventListener('statechange', () => {
+        if (worker.state === 'installed' && navigator.serviceWorker.controller) offer(worker);
+      });
+    });
+    let reloaded = false;
+    navigator.serviceWorker.addEventListener('controllerchange', () => {
+      if (prompt?.accepted && !reloaded) { reloaded = true; location.reload(); }
+    });
+    navigator.serviceWorker.addEventListener('message', (e) => {
+      if (e.data?.type === 'sync') syncNow();
+    });
+    // Background Sync where the browser has it: the worker asks open pages to sync.
+    if ('sync' in reg) {
+      syncState.addEventListener('change', () => {
+        if (syncState.pending || syncState.photosPending) reg.sync.register('lineside-sync').catch(() => {});
+      });
+    }
+  } catch (err) {
+    console.warn('service worker not registered', err);
+  }
+}
+
+async function askPersistence() {
+  try {
+    if (navigator.storage?.persist && !(await navigator.storage.persisted())) await navigator.storage.persist();
+  } catch { /* not offered by this browser */ }
+}
+
+function startSyncTriggers() {
+  window.addEventListener('online', () => syncNow());
+  setInterval(() => { if (document.visibilityState === 'visible' && ctx.session) syncNow(); }, SYNC_INTERVAL_MS);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && ctx.session) syncNow();
+  });
+  syncState.addEventListener('change', () => {
+    if (syncState.needsSignIn && location.hash !== '#/signin') ctx.navigate('#/signin');
+  });
+}
+
+let saveTimer = null;
+/** Views call this after a local save: sync soon, once the inspector pauses. */
+export function syncSoon() {
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => { if (ctx.session) syncNow(); }, 2500);
+}
+ctx.syncSoon = syncSoon;
+
+/** Sign in succeeded (or a session was found): remember it and go home. */
+ctx.signedIn = async (session) => {
+  ctx.session = session;
+  await kvSet('session', session);
+  const { setTokenCache } = await import('./lib/api.js');
+  setTokenCache(session.token);
+  const { resume } = await import('./lib/sync.js');
+  resume();
+  ctx.navigate(homeHash());
+};
+
+ctx.signedOut = async () => {
+  ctx.session = null;
+  const { setTokenCache } = await import('./lib/api.js');
+  setTokenCache(null);
+  ctx.navigate('#/signin');
+};
+
+async function main() {
+  await setLang((await kvGet('lang')) ?? preferredLang());
+  ctx.session = (await kvGet('session')) ?? null;
+  await import('./components/sync-status/sync-status.js');
+  await import('./components/update-prompt/update-prompt.js');
+  window.addEventListener('hashchange', () => route());
+  document.addEventListener('lang-change', async (e) => {
+    await setLang(e.detail);
+    await kvSet('lang', e.detail);
+    document.getElementById('sync').refresh?.();
+    route();
+  });
+  await route();
+  await refreshCounts();
+  registerServiceWorker();
+  askPersistence();
+  startSyncTriggers();
+  if (ctx.session) syncNow();
+  window.lineside = { ctx, syncNow, syncState, getAll, ready: true };
+  document.documentElement.dataset.ready = 'true';
+}
+
+main().catch((err) => {
+  console.error(err);
+  const view = document.getElementById('view');
+  view.textContent = `Lineside could not start: ${err.message}`;
+});

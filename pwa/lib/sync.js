@@ -1,0 +1,380 @@
+// The sync engine: push the outbox in order, pull changes, then upload photos.
+//
+// Contract: docs/sync-protocol.md (push/pull) and docs/photo-upload.md (blobs).
+//   push  POST /api/v1/sync/push {client_id, protocol, mutations[]} -> {results[]}
+//   pull  GET  /api/v1/sync/pull?cursor=&limit= -> {changes[], cursor, has_more}
+// An outbox entry leaves only when the server has answered for it (applied, duplicate,
+// conflict or rejected). navigator.onLine is only a hint: we always try, and back off on
+// network errors and 503s.
+
+import { api, ApiError } from './api.js';
+import { kvGet, kvSet, recordKey, req, tx } from './db.js';
+
+export const PROTOCOL = 1;
+export const PUSH_BATCH_MAX = 500;
+export const PULL_LIMIT = 500;
+const BACKOFF_MIN_MS = 2000;
+const BACKOFF_MAX_MS = 5 * 60 * 1000;
+
+/** Sync state, observable through 'change' events. */
+export const state = Object.assign(new EventTarget(), {
+  running: false,
+  pending: 0, // outbox entries
+  photosPending: 0,
+  upload: null, // {id, loaded, total}
+  lastSync: null, // ms since epoch of the last complete sync
+  error: null, // {key, detail} in plain words via i18n
+  needsSignIn: false,
+  needsUpdate: false,
+  issues: 0,
+  retryAt: null,
+});
+
+function emit() {
+  state.dispatchEvent(new Event('change'));
+}
+
+/** Refresh the counters shown in the sync bar from IndexedDB. */
+export async function refreshCounts() {
+  const [pending, photos, issues] = await tx(['outbox', 'photos', 'issues'], 'readonly', async (t) => [
+    await req(t.objectStore('outbox').count()),
+    (await req(t.objectStore('photos').getAll())).filter((p) => p.state !== 'done').length,
+    await req(t.objectStore('issues').count()),
+  ]);
+  Object.assign(state, { pending, photosPending: photos, issues });
+  state.lastSync = (await kvGet('last_sync')) ?? null;
+  emit();
+  return state;
+}
+
+/** This install's id, made once and kept in IndexedDB. */
+export async function clientId() {
+  let id = await kvGet('client_id');
+  if (!id) {
+    id = crypto.randomUUID();
+    await kvSet('client_id', id);
+  }
+  return id;
+}
+
+// ---------------------------------------------------------------- push
+
+async function takeBatch(limit) {
+  return tx(['outbox'], 'readwrite', async (t) => {
+    const store = t.objectStore('outbox');
+    const batch = [];
+    let cursor = await req(store.openCursor());
+    while (cursor && batch.length < limit) {
+      const entry = cursor.value;
+      if (!entry.sent) {
+        entry.sent = true; // from now on this mutation_id's fields never change
+        cursor.update(entry);
+      }
+      batch.push(entry);
+      cursor = await req(cursor.continue());
+    }
+    return batch;
+  });
+}
+
+function resultStatus(r) {
+  return r.status ?? (r.ok ? 'applied' : 'rejected');
+}
+
+async function applyResults(batch, results) {
+  const bySeq = new Map(batch.map((m) => [m.mutation_id, m]));
+  return tx(['outbox', 'records', 'issues'], 'readwrite', async (t) => {
+    const outbox = t.objectStore('outbox');
+    const records = t.objectStore('records');
+    const issues = t.objectStore('issues');
+    const rest = await req(outbox.getAll());
+    let answered = 0;
+    for (const r of results) {
+      const m = bySeq.get(r.mutation_id);
+      if (!m) continue;
+      answered += 1;
+      outbox.delete(m.seq);
+      const status = resultStatus(r);
+      const key = recordKey(m.entity, m.id);
+      const rec = await req(records.get(key));
+      const later = rest.filter((e) => e.seq > m.seq && e.entity === m.entity && e.id === m.id);
+      if (status === 'rejected') {
+        issues.put({ key: `mutation:${m.mutation_id}`, kind: 'rejected', entity: m.entity, id: m.id,
+          inspection_id: rec?.inspection_id ?? m.fields?.inspection_id ?? null,
+          errors: r.errors ?? r.error ?? null, fields: m.fields, at: Date.now() });
+        continue;
+      }
+      if (status === 'conflict') {
+        issues.put({ key: `mutation:${m.mutation_id}`, kind: 'conflict', entity: m.entity, id: m.id,
+          inspection_id: rec?.inspection_id ?? m.fields?.inspection_id ?? null,
+          errors: r.conflicts ?? r.errors ?? null, fields: m.fields, at: Date.now() });
+      }
+      if (rec && typeof r.rev === 'number') {
+        // Later queued edits of the same record were made on top of this one.
+        for (const e of later) {
+          if (e.base_rev === m.base_rev) { e.base_rev = r.rev; outbox.put(e); }
+        }
+        if (rec.rev === null || rec.rev === undefined || r.rev > rec.rev) rec.rev = r.rev;
+        const server = r.record?.fields ?? r.record;
+        if (server && typeof server === 'object' && later.length === 0) {
+          rec.fields = { ...rec.fields, ...stripMeta(server) };
+        }
+        records.put(rec);
+      }
+    }
+    return answered;
+  });
+}
+
+function stripMeta(fields) {
+  const { id, rev, deleted, updated_at: u, created_at: c, field_revs: f, ...rest } = fields;
+  return rest;
+}
+
+async function dropUnsendable(entry, error) {
+  await tx(['outbox', 'issues'], 'readwrite', (t) => {
+    t.objectStore('outbox').delete(entry.seq);
+    t.objectStore('issues').put({ key: `mutation:${entry.mutation_id}`, kind: 'rejected', entity: entry.entity,
+      id: entry.id, inspection_id: entry.fields?.inspection_id ?? null,
+      errors: { detail: error.message, code: error.code }, fields: entry.fields, at: Date.now() });
+  });
+}
+
+/** Push the whole outbox, oldest first, in batches of at most 500; halves a batch on 413. */
+export async function push() {
+  const cid = await clientId();
+  let limit = PUSH_BATCH_MAX;
+  for (;;) {
+    const batch = await takeBatch(limit);
+    if (batch.length === 0) return;
+    const mutations = batch.map(({ mutation_id, entity, id, op, base_rev, fields }) => ({
+      mutation_id, entity, id, op, base_rev, fields }));
+    let answer;
+    try {
+      answer = await api('/api/v1/sync/push', { method: 'POST', body: { client_id: cid, protocol: PROTOCOL, mutations } });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 413) {
+        if (batch.length === 1) { await dropUnsendable(batch[0], err); continue; }
+        limit = Math.max(1, Math.ceil(batch.length / 2));
+        continue;
+      }
+      throw err;
+    }
+    const answered = await applyResults(batch, answer?.results ?? []);
+    await refreshCounts();
+    if (answered === 0) throw new ApiError(500, { detail: 'the server answered for none of the changes' });
+  }
+}
+
+// ---------------------------------------------------------------- pull
+
+function inspectionIdOf(change) {
+  if (change.entity === 'inspection') return change.id;
+  return change.fields?.inspection_id ?? null;
+}
+
+async function applyChanges(changes, cursor) {
+  return tx(['records', 'outbox', 'kv'], 'readwrite', async (t) => {
+    const records = t.objectStore('records');
+    const pendingFields = new Map();
+    for (const e of await req(t.objectStore('outbox').getAll())) {
+      const k = recordKey(e.entity, e.id);
+      pendingFields.set(k, { ...(pendingFields.get(k) ?? {}), ...e.fields, __op: e.op });
+    }
+    for (const c of changes) {
+      const key = recordKey(c.entity, c.id);
+      const existing = await req(records.get(key));
+      if (existing && typeof existing.rev === 'number' && c.rev < existing.rev) continue;
+      const local = pendingFields.get(key);
+      const fields = { ...(existing?.fields ?? {}), ...(c.fields ?? {}) };
+      let deleted = Boolean(c.deleted);
+      if (local) {
+        // Unsynced local edits win on this phone until the server has answered for them.
+        const { __op: op, ...mine } = local;
+        Object.assign(fields, mine);
+        deleted = op === 'delete';
+      }
+      records.put({ key, entity: c.entity, id: c.id, rev: c.rev, deleted, fields,
+        inspection_id: c.entity === 'inspection' ? c.id : (fields.inspection_id ?? inspectionIdOf(c)),
+        local_at: existing?.local_at ?? null });
+    }
+    t.objectStore('kv').put(cursor, 'cursor');
+  });
+}
+
+/** Pull every change after the stored cursor, page by page; on 410 start again from null. */
+export async function pull() {
+  let cursor = (await kvGet('cursor')) ?? null;
+  let restarted = false;
+  for (;;) {
+    const qs = new URLSearchParams({ limit: String(PULL_LIMIT) });
+    if (cursor !== null && cursor !== undefined) qs.set('cursor', String(cursor));
+    let page;
+    try {
+      page = await api(`/api/v1/sync/pull?${qs}`);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 410 && !restarted) {
+        // must_resync: our outbox was pushed first; local unsynced rows survive the merge.
+        restarted = true;
+        cursor = null;
+        await kvSet('cursor', null);
+        continue;
+      }
+      throw err;
+    }
+    await applyChanges(page.changes ?? [], page.cursor ?? cursor);
+    cursor = page.cursor ?? cursor;
+    if (!page.has_more) return;
+  }
+}
+
+// ---------------------------------------------------------------- photos
+
+function putWithProgress(url, blob, headers, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('PUT', url);
+    for (const [k, v] of Object.entries(headers ?? {})) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.total || blob.size);
+    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300
+      ? resolve(xhr.getResponseHeader('ETag'))
+      : reject(new ApiError(xhr.status, { detail: xhr.responseText.slice(0, 200) })));
+    xhr.onerror = () => reject(new ApiError(0, { detail: 'upload interrupted' }));
+    xhr.ontimeout = xhr.onerror;
+    xhr.send(blob);
+  });
+}
+
+async function uploadOne(photo) {
+  // Asking again for a target resumes: multipart answers list only the parts still to upload.
+  const target = await api(`/api/v1/blobs/${photo.id}/upload`, { method: 'POST' });
+  const report = (loaded, total) => { state.upload = { id: photo.id, loaded, total }; emit(); };
+  if (target?.already_stored || target?.stored) {
+    // the server has these bytes already (an earlier attempt got through)
+  } else if (target?.method === 'multipart' || Array.isArray(target?.parts)) {
+    const partSize = target.part_size_bytes;
+    let sent = (target.parts_done ?? []).length * partSize;
+    for (const p of target.parts ?? []) {
+      const start = (p.part_number - 1) * partSize;
+      const chunk = photo.blob.slice(start, start + p.size_bytes);
+      const base = sent;
+      await putWithProgress(p.url, chunk, target.headers, (l) => report(Math.min(photo.size, base + l), photo.size));
+      sent += p.size_bytes;
+    }
+  } else {
+    if (!target?.url) throw new ApiError(500, { detail: 'no upload address from the server' });
+    await putWithProgress(target.url, photo.blob, target.headers, report);
+  }
+  const done = await api(`/api/v1/blobs/${photo.id}/complete`, { method: 'POST' });
+  if (!done || (done.sha256 && done.sha256 !== photo.sha256)) {
+    throw new ApiError(422, { detail: 'the server stored different bytes' });
+  }
+  // The server has confirmed size and hash: the full-size bytes may leave the phone.
+  await tx(['photos'], 'readwrite', async (t) => {
+    const store = t.objectStore('photos');
+    const p = await req(store.get(photo.id));
+    if (p) store.put({ ...p, blob: null, state: 'done', confirmed_at: Date.now() });
+  });
+  state.upload = null;
+  emit();
+}
+
+/** Upload photos whose metadata the server has, one at a time, oldest first. */
+export async function uploadPhotos() {
+  const { photos, ready } = await tx(['photos', 'outbox', 'records'], 'readonly', async (t) => {
+    const all = (await req(t.objectStore('photos').getAll())).filter((p) => p.state !== 'done' && p.blob);
+    const queued = new Set((await req(t.objectStore('outbox').getAll())).map((e) => `${e.entity}:${e.id}`));
+    const ok = [];
+    for (const p of all) {
+      const rec = await req(t.objectStore('records').get(recordKey('photo', p.id)));
+      if (rec && typeof rec.rev === 'number' && !queued.has(`photo:${p.id}`)) ok.push(p);
+    }
+    return { photos: all, ready: ok };
+  });
+  ready.sort((a, b) => a.created_at - b.created_at);
+  for (const photo of ready) {
+    try {
+      await uploadOne(photo);
+    } catch (err) {
+      state.upload = null;
+      if (err instanceof ApiError && !err.retryable && err.status !== 401 && err.status !== 409) {
+        // Keep the photo; record why, and try again on the next sync.
+        await tx(['photos'], 'readwrite', (t) => t.objectStore('photos').put({ ...photo, last_error: err.message }));
+        continue;
+      }
+      throw err;
+    }
+    await refreshCounts();
+  }
+  return photos.length;
+}
+
+// ---------------------------------------------------------------- the loop
+
+let running = null;
+let backoff = 0;
+let retryTimer = null;
+
+function describe(err) {
+  if (!(err instanceof ApiError)) return { key: 'sync.error.unknown', detail: String(err?.message ?? err) };
+  if (err.status === 0) return { key: 'sync.error.offline' };
+  if (err.status === 401) return { key: 'sync.error.signin' };
+  if (err.status === 409 && err.code === 'protocol_outdated') return { key: 'sync.error.update' };
+  if (err.status === 503 || err.status === 502 || err.status === 504) return { key: 'sync.error.busy' };
+  if (err.status === 404) return { key: 'sync.error.unavailable' };
+  return { key: 'sync.error.server', detail: err.message };
+}
+
+async function runOnce() {
+  state.running = true;
+  state.error = null;
+  emit();
+  try {
+    await push();
+    await pull();
+    await uploadPhotos();
+    await push(); // anything queued while we pulled
+    state.lastSync = Date.now();
+    await kvSet('last_sync', state.lastSync);
+    state.needsSignIn = false;
+    backoff = 0;
+    state.retryAt = null;
+  } catch (err) {
+    state.error = describe(err);
+    if (err instanceof ApiError && err.status === 401) state.needsSignIn = true;
+    else if (err instanceof ApiError && err.code === 'protocol_outdated') state.needsUpdate = true;
+    else if (!(err instanceof ApiError) || err.retryable || err.status === 404) scheduleRetry();
+  } finally {
+    state.running = false;
+    await refreshCounts().catch(() => {});
+    emit();
+  }
+}
+
+function scheduleRetry() {
+  backoff = Math.min(BACKOFF_MAX_MS, backoff ? backoff * 2 : BACKOFF_MIN_MS);
+  const delay = backoff / 2 + Math.random() * (backoff / 2);
+  clearTimeout(retryTimer);
+  state.retryAt = Date.now() + delay;
+  retryTimer = setTimeout(() => { syncNow(); }, delay);
+}
+
+/**
+ * Run one sync (push, pull, photos) unless one is already running; resolves when it is done.
+ * Never throws: failures land in state.error and schedule a retry with backoff.
+ */
+export function syncNow() {
+  if (running) return running;
+  if (state.needsSignIn || state.needsUpdate) return Promise.resolve(state);
+  clearTimeout(retryTimer);
+  const work = () => runOnce();
+  running = (navigator.locks ? navigator.locks.request('lineside-sync', work) : work())
+    .finally(() => { running = null; });
+  return running;
+}
+
+/** After signing in again: clear the sign-in flag and sync. */
+export function resume() {
+  state.needsSignIn = false;
+  return syncNow();
+}

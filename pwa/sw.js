@@ -1,0 +1,105 @@
+// Lineside service worker: precache the app shell in a versioned cache, serve it offline,
+// and ask open pages to sync when Background Sync fires.
+// Bump VERSION with every release (the list below is checked by tests/pwa/test_static.py).
+
+const VERSION = '2026.11.28-1';
+const SHELL_CACHE = `lineside-shell-${VERSION}`;
+const EXPECTED_CACHES = [SHELL_CACHE];
+const SYNC_TAG = 'lineside-sync';
+
+const APP_SHELL = [
+  '/',
+  '/manifest.webmanifest',
+  '/data/aql_iso2859.json',
+  '/data/defect_library.json',
+  '/app/app.js',
+  '/app/styles/app.css',
+  '/app/icons/icon.svg',
+  '/app/icons/icon-192.png',
+  '/app/icons/icon-512.png',
+  '/app/i18n/index.js',
+  '/app/i18n/en.js',
+  '/app/i18n/zh-CN.js',
+  '/app/lib/api.js',
+  '/app/lib/aql.js',
+  '/app/lib/db.js',
+  '/app/lib/html.js',
+  '/app/lib/measure.js',
+  '/app/lib/store.js',
+  '/app/lib/sync.js',
+  '/app/lib/tables.js',
+  '/app/lib/verdict.js',
+  '/app/lib/version.js',
+  '/app/components/photo-capture/photo-capture.js',
+  '/app/components/photo-capture/quality.js',
+  '/app/components/sync-status/sync-status.js',
+  '/app/components/update-prompt/update-prompt.js',
+  '/app/views/inspection-list.js',
+  '/app/views/inspection-view.js',
+  '/app/views/po-timeline.js',
+  '/app/views/review-photo.js',
+  '/app/views/review-queue.js',
+  '/app/views/settings.js',
+  '/app/views/sign-in.js',
+];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(APP_SHELL.map((u) => new Request(u, { cache: 'reload' })))));
+  // No skipWaiting here: the page asks the user first (update-prompt).
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) {
+      if (name.startsWith('lineside-') && !EXPECTED_CACHES.includes(name)) await caches.delete(name);
+    }
+    await self.clients.claim();
+  })());
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data?.type === 'skip-waiting') self.skipWaiting();
+});
+
+/** App shell files: the cached copy, else the network (and keep it). */
+async function cacheFirst(request) {
+  const cache = await caches.open(SHELL_CACHE);
+  const hit = await cache.match(request, { ignoreSearch: true });
+  if (hit) return hit;
+  const resp = await fetch(request);
+  if (resp.ok) cache.put(request, resp.clone());
+  return resp;
+}
+
+/** Page navigations: always the cached shell (routing happens in the page, by hash). */
+async function appShellForNavigation(request) {
+  const cache = await caches.open(SHELL_CACHE);
+  const hit = await cache.match('/');
+  if (hit) return hit;
+  return fetch(request);
+}
+
+self.addEventListener('fetch', (event) => {
+  const { request } = event;
+  if (request.method !== 'GET') return;
+  const url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (url.pathname.startsWith('/api/')) return;
+  if (request.mode === 'navigate' && url.pathname === '/') {
+    event.respondWith(appShellForNavigation(request));
+    return;
+  }
+  if (url.pathname.startsWith('/app/') || url.pathname.startsWith('/data/') || url.pathname === '/manifest.webmanifest') {
+    event.respondWith(cacheFirst(request));
+  }
+});
+
+/** Background Sync: ask an open page to sync (it owns the sync engine and its lock). */
+async function syncFromWorker() {
+  const clients = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  for (const client of clients) client.postMessage({ type: 'sync' });
+}
+
+self.addEventListener('sync', (event) => {
+  if (event.tag === SYNC_TAG) event.waitUntil(syncFromWorker());
+});
