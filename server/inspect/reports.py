@@ -1,0 +1,332 @@
+"""The shareable inspection report (HTML for print to A4 PDF), share links and CSV exports.
+
+The report is rendered with Jinja (autoescaping on) from ``templates/report.html`` and styled
+by ``static/report.css``, served from the same origin so the page runs under a strict CSP
+with no inline style and no script. Photos are shown through short-lived signed URLs to a
+route that streams them from storage; a photo not yet uploaded shows "photo pending upload".
+Share links are random tokens of which only the SHA-256 is stored.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import secrets
+import statistics
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import select
+
+from ..accounts.models import Organisation
+from ..auth import Principal
+from ..catalog.models import Batch, GoldenSample, Product, PurchaseOrder
+from ..errors import Forbidden, NotFound
+from ..extensions import db
+from ..models import utcnow
+from . import defects as defect_library
+from . import service
+from .models import ChecklistResponse, Defect, Inspection, Measurement, Photo, ReportShareLink
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+STATIC_DIR = Path(__file__).with_name("static")
+PHOTO_URL_MAX_AGE_SECONDS = 24 * 3600
+_PHOTO_SALT = "lineside.report-photo"
+#: Spreadsheet programs run cells starting with these as formulas (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+_env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def hash_share_token(token: str) -> str:
+    """The stored form of a share token (hex SHA-256)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- share links ------------------------------------------------------------------------------
+
+def create_share_link(p: Principal, insp: Inspection, expires_in_seconds: int) -> tuple[ReportShareLink, str]:
+    """Make a revocable link to the report (the brand's admins and reviewers). Returns the link and its token.
+
+    The token is returned once and never stored. Raises ``Forbidden`` for anyone else.
+    """
+    po = db.session.get(PurchaseOrder, insp.purchase_order_id)
+    if not service.is_brand_editor(p, po.brand_id):
+        raise Forbidden("Only the brand's admins and reviewers share reports.")
+    token = secrets.token_urlsafe(32)
+    link = ReportShareLink(id=uuid.uuid4(), inspection_id=insp.id, token_hash=hash_share_token(token),
+                           created_by_id=p.id, created_at=utcnow(),
+                           expires_at=utcnow() + timedelta(seconds=expires_in_seconds))
+    db.session.add(link)
+    service.record_audit("share_link", link.id, insp.id, "create", {"expires_at": [None, link.expires_at]}, p.id)
+    db.session.commit()
+    return link, token
+
+
+def list_share_links(p: Principal, insp: Inspection) -> list[ReportShareLink]:
+    """The report's share links, newest first (the brand's admins and reviewers)."""
+    po = db.session.get(PurchaseOrder, insp.purchase_order_id)
+    if not service.is_brand_editor(p, po.brand_id):
+        raise Forbidden("Only the brand's admins and reviewers see share links.")
+    return list(db.session.scalars(select(ReportShareLink).where(ReportShareLink.inspection_id == insp.id)
+                                   .order_by(ReportShareLink.created_at.desc())))
+
+
+def revoke_share_link(p: Principal, insp: Inspection, link_id: uuid.UUID) -> None:
+    """Revoke a share link at once. Raises ``NotFound`` for a link of another inspection."""
+    po = db.session.get(PurchaseOrder, insp.purchase_order_id)
+    if not service.is_brand_editor(p, po.brand_id):
+        raise Forbidden("Only the brand's admins and reviewers revoke share links.")
+    link = db.session.get(ReportShareLink, link_id)
+    if link is None or link.inspection_id != insp.id:
+        raise NotFound("No such share link.")
+    if link.revoked_at is None:
+        link.revoked_at = utcnow()
+        service.record_audit("share_link", link.id, insp.id, "delete", {"revoked_at": [None, link.revoked_at]},
+                             p.id)
+    db.session.commit()
+
+
+def _live_link(link_id: Any) -> ReportShareLink | None:
+    link = db.session.get(ReportShareLink, link_id)
+    if link is None or link.revoked_at is not None or link.expires_at <= utcnow():
+        return None
+    return link
+
+
+def link_for_token(token: str) -> ReportShareLink:
+    """The live share link of a token. Raises ``NotFound`` for unknown, revoked or expired tokens."""
+    link = db.session.scalar(select(ReportShareLink).where(ReportShareLink.token_hash == hash_share_token(token)))
+    if link is None or _live_link(link.id) is None:
+        raise NotFound("This link does not exist, has expired or was revoked.")
+    insp = db.session.get(Inspection, link.inspection_id)
+    if insp is None or insp.deleted:
+        raise NotFound("This link does not exist, has expired or was revoked.")
+    return link
+
+
+# -- photos -------------------------------------------------------------------------------------
+
+def photo_token(secret_key: str, photo_id: uuid.UUID, link_id: uuid.UUID | None) -> str:
+    """A signed, short-lived token naming a photo (and the share link it was shown through)."""
+    return URLSafeTimedSerializer(secret_key, salt=_PHOTO_SALT).dumps(
+        {"p": str(photo_id), "l": str(link_id) if link_id else None})
+
+
+def photo_for_token(secret_key: str, token: str) -> Photo:
+    """The stored photo a token names. Raises ``NotFound`` for bad or expired tokens, revoked links, missing bytes."""
+    try:
+        data = URLSafeTimedSerializer(secret_key, salt=_PHOTO_SALT).loads(token, max_age=PHOTO_URL_MAX_AGE_SECONDS)
+        photo_id = uuid.UUID(data["p"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise NotFound("No such photo.") from None
+    if data.get("l") and _live_link(uuid.UUID(data["l"])) is None:
+        raise NotFound("No such photo.")
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.deleted or not photo.storage_key:
+        raise NotFound("No such photo.")
+    return photo
+
+
+def _storage():
+    """The blob storage, or None when this build has none (the report then says "pending upload")."""
+    try:
+        from ..sync.storage import get_storage
+    except ImportError:  # pragma: no cover - storage module not in this build
+        return None
+    try:
+        return get_storage()
+    except Exception:  # pragma: no cover - misconfigured storage must not break the report
+        return None
+
+
+def open_photo(photo: Photo):
+    """An iterator over the photo's bytes. Raises ``NotFound`` when storage lacks them."""
+    storage = _storage()
+    if storage is None:
+        raise NotFound("No such photo.")
+    try:
+        if not storage.exists(photo.storage_key):
+            raise NotFound("No such photo.")
+        return storage.iter_chunks(photo.storage_key)
+    except (FileNotFoundError, ValueError):
+        raise NotFound("No such photo.") from None
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _answer_text(item: dict, value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, dict) and "value" in value:
+        return f"{value['value']:g} {value.get('unit', '')}".strip()
+    if item["kind"] == "number" and isinstance(value, (int, float)):
+        return f"{value:g} {item.get('unit', '')}".strip()
+    if item["kind"] == "yes_no_na":
+        return {"yes": "Yes", "no": "No", "na": "N/A"}.get(value, str(value))
+    if item["kind"] == "photo":
+        n = len(value) if isinstance(value, list) else 1
+        return f"{n} photo{'s' if n != 1 else ''}"
+    return str(value)
+
+
+def report_context(insp: Inspection, photo_url: Callable[[Photo], str | None]) -> dict[str, Any]:
+    """Everything the report shows, as plain values. ``photo_url(photo)`` gives an image URL or None."""
+    outcome = service.recompute_verdict(insp)
+    plans = service.plans_for(insp) or {}
+    po = db.session.get(PurchaseOrder, insp.purchase_order_id)
+    product = db.session.get(Product, insp.product_id)
+    batch = db.session.get(Batch, insp.batch_id) if insp.batch_id else None
+    brand = db.session.get(Organisation, po.brand_id)
+    factory = db.session.get(Organisation, po.factory_id)
+    template = insp.template
+    responses = service._live(ChecklistResponse, insp.id)
+    measurements = service._live(Measurement, insp.id)
+    found = service._live(Defect, insp.id)
+    photos = service._live(Photo, insp.id)
+
+    def photo_view(ph: Photo) -> dict[str, Any]:
+        url = photo_url(ph) if ph.storage_key and ph.upload_state in ("stored", "analysed") else None
+        return {"url": url, "taken_at": ph.taken_at, "id": str(ph.id)}
+
+    sections = []
+    by_key: dict[str, list] = {}
+    for r in responses:
+        by_key.setdefault(r.item_key, []).append(r)
+    for s in template.sections or []:
+        rows = []
+        for item in s.get("items", []):
+            answers = sorted(by_key.get(item["key"], []), key=lambda r: (r.unit_index is None, r.unit_index or 0))
+            if any(a.passed is False for a in answers):
+                state = "fail"
+            elif answers and all(a.passed is None for a in answers):
+                state = "info"
+            elif answers:
+                state = "pass"
+            else:
+                state = "missing" if item.get("required") else "info"
+            rows.append({"label": item["label"], "kind": item["kind"], "required": item.get("required", False),
+                         "answers": [{"unit": a.unit_index, "text": _answer_text(item, a.value), "note": a.note,
+                                      "passed": a.passed} for a in answers],
+                         "state": state,
+                         "photos": [photo_view(ph) for ph in photos if ph.item_key == item["key"]]})
+        sections.append({"title": s.get("title", s["key"]), "items": rows})
+
+    specs = [sp for sp in product.dimension_specs if not sp.deleted]
+    table: dict[int, dict[str, Measurement]] = {}
+    for m in measurements:
+        table.setdefault(m.unit_index, {})[str(m.dimension_spec_id)] = m
+    measurement_rows = [{"unit": unit, "cells": [
+        (lambda m: None if m is None else {"value": _fmt(m.value_si), "entered": f"{m.value_entered:g} {m.unit_entered}",
+                                           "ok": m.in_tolerance, "photo": m.source == "photo"})(cells.get(str(sp.id)))
+        for sp in specs]} for unit, cells in sorted(table.items())]
+    summary = service.measurement_summary(insp)
+
+    library = {e["code"]: e["label"] for e in defect_library.entries(None)}
+    defect_rows = [{"code": d.code, "label": library.get(d.code, d.code.replace("_", " ")), "cls": d.defect_class,
+                    "count": d.count, "unit": d.unit_index, "note": d.note,
+                    "photos": [photo_view(ph) for ph in photos if ph.defect_id == d.id]}
+                   for d in sorted(found, key=lambda d: (("critical", "major", "minor").index(d.defect_class)
+                                                         if d.defect_class in ("critical", "major", "minor") else 3,
+                                                         d.code))]
+
+    golden = db.session.get(GoldenSample, insp.golden_sample_id) if insp.golden_sample_id else None
+    golden_rows = []
+    if golden:
+        ref_dims = (golden.measured or {}).get("dimensions") or {}
+        for s in summary:
+            ref = ref_dims.get(s["name"])
+            golden_rows.append({"name": s["name"], "reference": _fmt(ref), "measured": _fmt(s["mean"]),
+                                "difference": _fmt(None if ref is None or s["mean"] is None else s["mean"] - ref),
+                                "unit": "mm"})
+        ref_lab = (golden.measured or {}).get("lab")
+        labs = [ph.analysis["lab"] for ph in photos
+                if isinstance(ph.analysis, dict) and isinstance(ph.analysis.get("lab"), list)
+                and len(ph.analysis["lab"]) == 3]
+        if ref_lab:
+            measured_lab = [statistics.median(c) for c in zip(*labs)] if labs else None
+            delta = None
+            if measured_lab:
+                from .color import delta_e_cie2000
+
+                delta = float(delta_e_cie2000(ref_lab, measured_lab))
+            golden_rows.append({"name": "colour (CIELAB D65)", "reference": " / ".join(f"{v:.1f}" for v in ref_lab),
+                                "measured": " / ".join(f"{v:.1f}" for v in measured_lab) if measured_lab else "–",
+                                "difference": f"ΔE00 {delta:.2f}" if delta is not None else "–", "unit": ""})
+
+    override = insp.verdict_override or None
+    return {
+        "inspection": insp, "po": po, "product": product, "batch": batch, "brand": brand, "factory": factory,
+        "template": template, "inspector_name": service.user_name(insp.inspector_id) or "Not assigned",
+        "final_verdict": (override or {}).get("verdict") or insp.verdict, "computed_verdict": insp.verdict,
+        "reasons": outcome["reasons"], "override": override,
+        "plans": [{"cls": cls, "aql": pl.aql, "letter": pl.code_letter, "n": pl.sample_size, "ac": pl.accept,
+                   "re": pl.reject, "found": outcome["classes"].get(cls, {}).get("found", 0),
+                   "status": outcome["classes"].get(cls, {}).get("status", "pending").replace("_", " ")}
+                  for cls, pl in plans.items()],
+        "lot_letter": next(iter(plans.values())).lot_code_letter if plans else None,
+        "sections": sections, "specs": [{"name": sp.name, "nominal": _fmt(sp.nominal_mm),
+                                         "tolerance": _fmt(sp.tolerance_mm)} for sp in specs],
+        "measurement_rows": measurement_rows,
+        "summary": [{**s, "mean": _fmt(s["mean"]), "min": _fmt(s["min"]), "max": _fmt(s["max"]),
+                     "stdev": _fmt(s["stdev"], 3)} for s in summary],
+        "defects": defect_rows, "golden": golden, "golden_rows": golden_rows, "generated_at": utcnow(),
+    }
+
+
+def render_report(insp: Inspection, photo_url: Callable[[Photo], str | None], stylesheet_url: str) -> str:
+    """The report as a complete HTML document (autoescaped; no scripts, no inline styles)."""
+    return _env.get_template("report.html").render(stylesheet_url=stylesheet_url,
+                                                   **report_context(insp, photo_url))
+
+
+# -- CSV --------------------------------------------------------------------------------------------
+
+def _cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas: text cells starting with = + - @ get a leading quote."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return buf.getvalue()
+
+
+def measurements_csv(insp: Inspection) -> str:
+    """Every live measurement: unit, spec, value as entered, value in mm, limits, in tolerance, source."""
+    product = db.session.get(Product, insp.product_id)
+    specs = {sp.id: sp for sp in product.dimension_specs}
+    rows = []
+    for m in sorted(service._live(Measurement, insp.id), key=lambda m: (m.unit_index, str(m.dimension_spec_id))):
+        sp = specs.get(m.dimension_spec_id)
+        rows.append([m.unit_index, sp.name if sp else str(m.dimension_spec_id), m.value_entered, m.unit_entered,
+                     m.value_si, sp.nominal_mm if sp else None, sp.tolerance_mm if sp else None,
+                     "yes" if m.in_tolerance else "no", m.source, m.updated_at.isoformat() if m.updated_at else None])
+    return _csv(["unit_index", "dimension", "value_entered", "unit_entered", "value_mm", "nominal_mm",
+                 "tolerance_mm", "in_tolerance", "source", "updated_at"], rows)
+
+
+def defects_csv(insp: Inspection) -> str:
+    """Every live defect: code, label, class, count, unit, note, photo ids."""
+    library = {e["code"]: e["label"] for e in defect_library.entries(None)}
+    photos = service._live(Photo, insp.id)
+    rows = [[d.code, library.get(d.code, ""), d.defect_class, d.count, d.unit_index, d.note,
+             " ".join(str(ph.id) for ph in photos if ph.defect_id == d.id),
+             d.updated_at.isoformat() if d.updated_at else None]
+            for d in sorted(service._live(Defect, insp.id), key=lambda d: (d.defect_class, d.code))]
+    return _csv(["code", "label", "class", "count", "unit_index", "note", "photo_ids", "updated_at"], rows)
