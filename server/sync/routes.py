@@ -1,0 +1,72 @@
+"""The sync endpoints: push, pull and the conflict log. HTTP only: rules live in ``service``."""
+from __future__ import annotations
+
+from flask import current_app, json, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..auth import require
+from ..errors import PayloadTooLarge, ValidationFailed
+from . import service
+from .schemas import (ConflictQuerySchema, ConflictSchema, PullPageSchema, PullQuerySchema, PushResultSchema,
+                      PushSchema)
+
+blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
+                description="Offline sync: push mutations exactly once, pull changes in commit order")
+
+
+@blp.route("/push")
+class Push(MethodView):
+    @blp.doc(requestBody={"content": {"application/json": {"schema": PushSchema}}})
+    @blp.response(200, PushResultSchema)
+    def post(self):
+        """Apply a batch of offline changes, exactly once, one result per mutation
+
+        Body size and batch length are limited (413); an unknown protocol answers 409
+        ``protocol_outdated``. See docs/sync-protocol.md.
+        """
+        p = require()
+        limit = current_app.config["SYNC_PUSH_MAX_BYTES"]
+        if (request.content_length or 0) > limit:
+            raise PayloadTooLarge(f"The push body is over {limit} bytes; send smaller batches.", max_bytes=limit)
+        raw = request.get_data(cache=False)
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The push body is over {limit} bytes; send smaller batches.", max_bytes=limit)
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            raise ValidationFailed("The body is not JSON.", errors={"json": ["Not valid JSON."]}) from None
+        if not isinstance(body, dict):
+            raise ValidationFailed("The body must be a JSON object.", errors={"json": ["Must be an object."]})
+        service.check_envelope(body)
+        errors = PushSchema().validate(body)
+        if errors:
+            raise ValidationFailed("The push envelope is not valid; nothing was applied.", errors=errors)
+        data = PushSchema().load(body)
+        return {"results": service.push(p, data["client_id"], data["mutations"])}
+
+
+@blp.route("/pull")
+class Pull(MethodView):
+    @blp.arguments(PullQuerySchema, location="query")
+    @blp.response(200, PullPageSchema)
+    def get(self, args):
+        """Changes you may see after the cursor, in commit order, one page at a time
+
+        410 ``gone`` with ``must_resync: true`` when the cursor is older than the kept
+        tombstones or what you may see has changed: push, then pull from no cursor.
+        """
+        p = require()
+        cfg = current_app.config
+        limit = min(args["limit"] or cfg["SYNC_PAGE_LIMIT"], cfg["SYNC_PAGE_MAX_LIMIT"])
+        return service.pull(p, args["cursor"], limit)
+
+
+@blp.route("/conflicts")
+class Conflicts(MethodView):
+    @blp.arguments(ConflictQuerySchema, location="query")
+    @blp.response(200, ConflictSchema(many=True))
+    def get(self, args):
+        """Values that lost a merge on one inspection, newest first"""
+        p = require()
+        return service.conflicts_for_inspection(p, args["inspection_id"])

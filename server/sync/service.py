@@ -1,0 +1,860 @@
+"""The sync protocol's rules: push (mutations in, exactly once, merged) and pull (changes out).
+
+Push
+    The batch takes the revision counter's lock first (``SELECT ... FOR UPDATE`` on
+    PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already serialises writers), then loads in one
+    query each the mutation ids already seen, the rows the batch touches, their inspections
+    and the rows they reference. Every mutation is then planned in memory, in order:
+    validated, permission-checked, merged against the row's per-field revisions, and
+    recorded (applied / conflict / rejected) with its result. The planned writes go out
+    with one ``executemany`` per table and kind, the counter moves once, and the whole
+    batch commits in one transaction together with the mutation log. If the database
+    refuses the bulk write (a constraint nobody foresaw), the batch is replayed one
+    mutation at a time, each in its own SAVEPOINT, so one bad row is rejected alone.
+
+Merge
+    ``field_revs`` on each synced row maps field -> ``[rev, client_id]``. A field the
+    phone sends that the server changed after the phone's ``base_rev`` (by another client
+    or by the server itself) is a conflict: the later-arriving write wins and the loser is
+    kept as a :class:`~server.sync.models.ConflictRecord`. A delete beats an edit: an edit
+    of a tombstone is logged as lost, and a delete logs the other side's unseen edits.
+    Phone clocks play no part.
+
+Pull
+    Changes with ``cursor < rev <= V`` where ``V`` is the counter's committed value read
+    first: revisions are handed out under the counter's lock in commit order, so every
+    revision up to ``V`` is committed and visible to the queries that follow.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable
+
+from flask import current_app
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from ..accounts.models import Organisation, Role, User
+from ..auth import Principal
+from ..catalog.models import DimensionSpec, POLine, Product, PurchaseOrder
+from ..errors import Gone, NotFound, PayloadTooLarge, ProtocolOutdated, ValidationFailed
+from ..extensions import db
+from ..inspect.models import ChecklistTemplate, Inspection
+from ..models import utcnow
+from .entities import ENTITIES, HIDDEN_COLUMNS, INSPECTION_ROWS, TOP_LEVEL, Entity, column_default, entity
+from .models import AuditEvent, ConflictRecord, Mutation, SyncCounter
+
+PROTOCOL_VERSION = 1
+CURSOR_VERSION = 1
+REVIEW_ROLES = frozenset({Role.admin, Role.brand_reviewer})
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def jsonable(value: Any) -> Any:
+    """A column value as JSON: UUIDs as strings, datetimes as ISO 8601 UTC."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+class Rejected(Exception):
+    """A mutation that can never succeed: recorded as rejected with its reason."""
+
+    def __init__(self, reason: str, detail: str, errors: dict | None = None) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.errors = reason, detail, errors
+
+
+# -- push ------------------------------------------------------------------------------------
+
+def check_envelope(body: dict[str, Any]) -> None:
+    """Refuse a batch before reading it: unknown protocol (409) or too many mutations (413).
+
+    Raises ``ProtocolOutdated`` or ``PayloadTooLarge``.
+    """
+    if body.get("protocol") != PROTOCOL_VERSION:
+        raise ProtocolOutdated(f"This server speaks sync protocol {PROTOCOL_VERSION}; update the app and retry.",
+                               protocol=PROTOCOL_VERSION)
+    limit = current_app.config["SYNC_PUSH_MAX_MUTATIONS"]
+    if len(body.get("mutations") or []) > limit:
+        raise PayloadTooLarge(f"At most {limit} mutations per push; split the batch.", max_mutations=limit)
+
+
+@dataclass
+class _Plan:
+    """Writes planned for one mutation (so a failed bulk write can be replayed one by one)."""
+
+    inserts: list[tuple[Any, dict]] = field(default_factory=list)
+    updates: list[tuple[Any, dict]] = field(default_factory=list)
+    mutation: dict | None = None
+    audit: dict | None = None
+    conflicts: list[dict] = field(default_factory=list)
+
+
+class _Batch:
+    """One push: the preloaded state and the planned writes."""
+
+    def __init__(self, principal: Principal, client_id: uuid.UUID, mutations: list[dict]) -> None:
+        self.p = principal
+        self.client_id = client_id
+        self.mutations = mutations
+        self.rows: dict[tuple[str, uuid.UUID], dict] = {}
+        self.inspections: dict[uuid.UUID, Inspection] = {}
+        self.pos: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID]] = {}  # po id -> (brand, factory)
+        self.specs: dict[uuid.UUID, dict] = {}
+        self.seen: dict[uuid.UUID, dict] = {}
+        self.rev = 0
+        self.touched_inspections: set[uuid.UUID] = set()
+        self.prepare = _hook("prepare_sync_fields")
+
+    # -- loading --
+    def load(self) -> None:
+        """Load everything the batch needs with one query per table."""
+        s = db.session
+        ids_by_entity: dict[str, set[uuid.UUID]] = defaultdict(set)
+        mids = []
+        insp_ids: set[uuid.UUID] = set()
+        for m in self.mutations:
+            mid, ent, rid = _uuid(m.get("mutation_id")), entity(m.get("entity")), _uuid(m.get("id"))
+            if mid:
+                mids.append(mid)
+            if ent is None or rid is None:
+                continue
+            ids_by_entity[ent.name].add(rid)
+            f = m.get("fields") if isinstance(m.get("fields"), dict) else {}
+            for fname, spec in ent.fields.items():
+                if spec.ref and fname in f:
+                    ref_id = _uuid(f[fname])
+                    if ref_id:
+                        ids_by_entity[spec.ref].add(ref_id)
+        if mids:
+            for chunk in _chunks(mids):
+                for mid, result in s.execute(select(Mutation.mutation_id, Mutation.result)
+                                             .where(Mutation.mutation_id.in_(chunk), Mutation.user_id == self.p.id)):
+                    self.seen[mid] = result
+            # A mutation id seen from another user is not theirs to learn about: treat it as a clash.
+            self.foreign = set(s.scalars(select(Mutation.mutation_id).where(Mutation.mutation_id.in_(mids),
+                                                                              Mutation.user_id != self.p.id)))
+        else:
+            self.foreign = set()
+        for name, ids in ids_by_entity.items():
+            if name == "inspection":
+                insp_ids |= ids
+                continue
+            e = ENTITIES[name]
+            for chunk in _chunks(list(ids)):
+                for row in s.execute(select(e.table).where(e.table.c.id.in_(chunk))).mappings():
+                    self.rows[(name, row["id"])] = dict(row)
+                    if "inspection_id" in row and row["inspection_id"]:
+                        insp_ids.add(row["inspection_id"])
+        table = Inspection.__table__
+        for chunk in _chunks(list(insp_ids)):
+            for row in s.execute(select(table).where(table.c.id.in_(chunk))).mappings():
+                self.rows[("inspection", row["id"])] = dict(row)
+        self.orm_inspections: dict[uuid.UUID, Inspection] = {}
+        if self.prepare is not None:
+            for chunk in _chunks(list(insp_ids)):
+                for insp in s.scalars(select(Inspection).where(Inspection.id.in_(chunk))):
+                    self.orm_inspections[insp.id] = insp
+        po_ids = {r["purchase_order_id"] for (n, _), r in self.rows.items() if n == "inspection"}
+        for chunk in _chunks(list(po_ids)):
+            for pid, brand, factory in s.execute(select(PurchaseOrder.id, PurchaseOrder.brand_id,
+                                                        PurchaseOrder.factory_id).where(PurchaseOrder.id.in_(chunk))):
+                self.pos[pid] = (brand, factory)
+
+    # -- planning --
+    def plan(self, m: Any) -> tuple[dict, _Plan | None]:
+        """Plan one mutation: its result and its writes. Never raises for bad input."""
+        mid = _uuid(m.get("mutation_id")) if isinstance(m, dict) else None
+        if mid is None:
+            # Without an id it cannot be recorded or replayed; answer it, write nothing.
+            return {"mutation_id": m.get("mutation_id") if isinstance(m, dict) else None, "status": "rejected",
+                    "rev": None, "reason": "invalid", "detail": "mutation_id must be a UUID.",
+                    "errors": {"mutation_id": ["Not a valid UUID."]}}, None
+        if mid in self.seen:
+            return {**self.seen[mid], "status": "duplicate", "original_status": self.seen[mid]["status"]}, None
+        if mid in self.foreign:
+            return {"mutation_id": str(mid), "status": "rejected", "rev": None, "reason": "invalid",
+                    "detail": "This mutation_id was already used; make a new one."}, None
+        plan = _Plan()
+        try:
+            result = self._apply(mid, m, plan)
+        except Rejected as exc:
+            plan = _Plan()
+            result = {"mutation_id": str(mid), "status": "rejected", "rev": None, "reason": exc.reason,
+                      "detail": exc.detail}
+            if exc.errors:
+                result["errors"] = exc.errors
+        ent = entity(m.get("entity"))
+        plan.mutation = {"mutation_id": mid, "client_id": self.client_id, "user_id": self.p.id,
+                         "entity": (ent.name if ent else str(m.get("entity"))[:40]), "record_id": _uuid(m.get("id")),
+                         "status": result["status"], "result": result, "created_at": utcnow()}
+        self.seen[mid] = result
+        return result, plan
+
+    def _next_rev(self) -> int:
+        self.rev += 1
+        return self.rev
+
+    def _apply(self, mid: uuid.UUID, m: dict, plan: _Plan) -> dict:
+        ent = entity(m.get("entity"))
+        if ent is None or not ent.pushable:
+            raise Rejected("invalid", f"Unknown or read-only entity {m.get('entity')!r}.",
+                           {"entity": ["Not a pushable entity."]})
+        rid = _uuid(m.get("id"))
+        if rid is None:
+            raise Rejected("invalid", "id must be a UUID.", {"id": ["Not a valid UUID."]})
+        op = m.get("op")
+        if op not in ("upsert", "delete"):
+            raise Rejected("invalid", "op must be 'upsert' or 'delete'.", {"op": ["Must be upsert or delete."]})
+        base_rev = m.get("base_rev")
+        if base_rev is not None and (isinstance(base_rev, bool) or not isinstance(base_rev, int) or base_rev < 0):
+            raise Rejected("invalid", "base_rev must be a revision number or null.",
+                           {"base_rev": ["Not a valid revision."]})
+        base_rev = base_rev or 0
+        current = self.rows.get((ent.name, rid))
+        creating = current is None
+        if op == "delete":
+            if current is None:
+                raise Rejected("not_found", f"No such {ent.name} to delete.")
+            return self._delete(mid, ent, rid, current, base_rev, plan)
+        if creating and not ent.creatable:
+            raise Rejected("forbidden", f"A phone cannot create an {ent.name}; the office assigns them.")
+        fields, errors = ent.clean(m.get("fields"), creating=creating)
+        if errors:
+            raise Rejected("invalid", "Some fields are not valid.", errors)
+        if not creating:
+            for name in list(fields):
+                spec = ent.fields[name]
+                if spec.create_only and fields[name] != current.get(name):
+                    raise Rejected("invalid", f"{name} cannot change once set.", {name: ["Cannot change once set."]})
+        insp = self._inspection_for(ent, rid, fields, current)
+        self._check_permission(ent, insp, current, fields, creating)
+        self._check_refs(ent, fields, insp)
+        if ent.name == "measurement" or self.prepare is not None:
+            fields = self._prepare(ent, fields, current, insp)
+            if creating:
+                missing = [c.name for c in ent.table.c if c.name in ent.fields and ent.fields[c.name].required
+                           and fields.get(c.name) is None]
+                if missing:
+                    raise Rejected("invalid", "Some fields are missing.", {n: ["Missing data for required field."]
+                                                                           for n in missing})
+        if creating:
+            return self._create(mid, ent, rid, fields, insp, plan)
+        return self._update(mid, ent, rid, fields, current, base_rev, insp, plan)
+
+    def _inspection_for(self, ent: Entity, rid: uuid.UUID, fields: dict, current: dict | None) -> dict:
+        if ent.name == "inspection":
+            insp_id = rid
+        else:
+            insp_id = current["inspection_id"] if current is not None else fields.get("inspection_id")
+        insp = self.rows.get(("inspection", insp_id))
+        if insp is None or insp["deleted"] or not self._can_see(insp):
+            raise Rejected("not_found", "No such inspection.", {"inspection_id": ["No such inspection."]})
+        return insp
+
+    def _can_see(self, insp: dict) -> bool:
+        p = self.p
+        if p.is_platform_admin or insp["inspector_id"] == p.id:
+            return True
+        brand, factory = self.pos.get(insp["purchase_order_id"], (None, None))
+        if brand in p.brand_ids:
+            return True
+        return factory in p.factory_ids and not p.is_inspector_only
+
+    def _check_permission(self, ent: Entity, insp: dict, current: dict | None, fields: dict, creating: bool,
+                          deleting: bool = False) -> None:
+        if insp["status"] == "signed_off":
+            raise Rejected("signed_off", "This inspection is signed off; it cannot change any more.")
+        p = self.p
+        if p.is_platform_admin:
+            return
+        is_inspector = insp["inspector_id"] == p.id and Role.inspector in p.factory_roles
+        brand, _ = self.pos.get(insp["purchase_order_id"], (None, None))
+        is_reviewer = brand in p.brand_ids and bool(p.brand_roles & REVIEW_ROLES)
+        if ent.name == "comment":
+            ok = is_inspector or is_reviewer
+            if ok and not creating and current.get("author_id") != p.id:
+                raise Rejected("forbidden", "Only the author may change or delete a comment.")
+        elif ent.name == "decision":
+            # The inspector only marks a retake as done on the phone.
+            ok = is_reviewer or (is_inspector and not creating and not deleting and set(fields) <= {"resolved"})
+        else:
+            ok = is_inspector
+        if not ok:
+            raise Rejected("forbidden", f"Your role may not change this {ent.name}.")
+
+    def _check_refs(self, ent: Entity, fields: dict, insp: dict) -> None:
+        errors = {}
+        for name, value in fields.items():
+            spec = ent.fields[name]
+            if not spec.ref or spec.ref == "inspection" or value is None:
+                continue
+            row = self.rows.get((spec.ref, value))
+            if row is None or row.get("deleted"):
+                errors[name] = [f"No such {spec.ref}."]
+            elif spec.ref == "dimension_spec":
+                if row["product_id"] != insp["product_id"]:
+                    errors[name] = ["Not a dimension of this inspection's product."]
+            elif row.get("inspection_id") != insp["id"]:
+                errors[name] = [f"No such {spec.ref} in this inspection."]
+        if errors:
+            raise Rejected("invalid", "Some referenced records do not exist.", errors)
+
+    def _prepare(self, ent: Entity, fields: dict, current: dict | None, insp: dict) -> dict:
+        """Let the inspections package check, normalise and derive fields; fill measurement values if it does not.
+
+        ``prepare_sync_fields(entity, fields, inspection, principal, existing=row)`` returns the
+        fields to apply; it raises ``ValidationFailed`` or ``Forbidden`` for a change that can
+        never be applied, which rejects the mutation.
+        """
+        from ..errors import LinesideError
+
+        if self.prepare is not None:
+            orm_insp = self.orm_inspections.get(insp["id"])
+            try:
+                out = self.prepare(ent.name, dict(fields), orm_insp, self.p,
+                                   existing=_RowView(current) if current is not None else None)
+            except LinesideError as exc:
+                reason = {403: "forbidden", 404: "not_found"}.get(exc.status, "invalid")
+                raise Rejected(reason, exc.detail, exc.errors) from None
+            if out is not None:
+                keep = {k: v for k, v in fields.items() if k == "inspection_id"}
+                fields = {**keep, **{k: v for k, v in out.items() if k in ent.table.c and k not in _SERVER_KEYS}}
+        if ent.name == "measurement":
+            merged = {k: current.get(k) for k in ent.table.c.keys()} if current else {}
+            merged.update(fields)
+            merged = _derive_measurement(merged, self.rows)
+            for k in ("value_si", "in_tolerance"):
+                if k in merged and (current is None or current.get(k) != merged[k]):
+                    fields[k] = merged[k]
+        return fields
+
+    def _create(self, mid, ent: Entity, rid, fields: dict, insp: dict, plan: _Plan) -> dict:
+        rev = self._next_rev()
+        now = utcnow()
+        row = {c.name: column_default(c) for c in ent.table.c}
+        row.update(fields)
+        for name, fn in ent.server_set.items():
+            row[name] = fn(self.p)
+        row.update(id=rid, rev=rev, created_at=now, updated_at=now, deleted=False, field_revs={})
+        plan.inserts.append((ent.table, row))
+        self.rows[(ent.name, rid)] = row
+        self.touched_inspections.add(insp["id"])
+        plan.audit = self._audit(mid, ent, rid, insp, "create",
+                                 {k: [None, jsonable(v)] for k, v in fields.items()})
+        return {"mutation_id": str(mid), "status": "applied", "rev": rev}
+
+    def _update(self, mid, ent: Entity, rid, fields: dict, current: dict, base_rev: int, insp: dict,
+                plan: _Plan) -> dict:
+        if current["deleted"]:
+            # A delete beats an edit; the edit is kept in the conflict log.
+            for name, value in fields.items():
+                plan.conflicts.append(self._conflict(mid, ent, rid, insp, name, None, value, "deleted"))
+            return {"mutation_id": str(mid), "status": "conflict", "rev": current["rev"],
+                    "conflicts": [{"field": c["field"], "reason": "deleted"} for c in plan.conflicts],
+                    "record": serialise_change(ent, current)}
+        changes = {k: v for k, v in fields.items() if current.get(k) != v}
+        if not changes:
+            return {"mutation_id": str(mid), "status": "applied", "rev": current["rev"]}
+        revs = dict(current.get("field_revs") or {})
+        client = str(self.client_id)
+        for name, value in changes.items():
+            server_rev, server_client = (revs.get(name) or [0, None])[:2]
+            if server_rev > base_rev and server_client != client:
+                plan.conflicts.append(self._conflict(mid, ent, rid, insp, name, value, current.get(name),
+                                                     "both_changed"))
+        rev = self._next_rev()
+        for name in changes:
+            revs[name] = [rev, client]
+        values = {**changes, "rev": rev, "updated_at": utcnow(), "field_revs": revs}
+        plan.updates.append((ent.table, {"id": rid, **values}))
+        audit = {k: [jsonable(current.get(k)), jsonable(v)] for k, v in changes.items()}
+        current.update(values)
+        self.touched_inspections.add(insp["id"])
+        plan.audit = self._audit(mid, ent, rid, insp, "update", audit)
+        result = {"mutation_id": str(mid), "status": "conflict" if plan.conflicts else "applied", "rev": rev}
+        if plan.conflicts:
+            result["conflicts"] = [{"field": c["field"], "reason": c["reason"]} for c in plan.conflicts]
+            result["record"] = serialise_change(ent, current)
+        return result
+
+    def _delete(self, mid, ent: Entity, rid, current: dict, base_rev: int, plan: _Plan) -> dict:
+        insp = self._inspection_for(ent, rid, {}, current) if ent.name != "inspection" else None
+        if ent.name == "inspection":
+            raise Rejected("forbidden", "A phone cannot delete an inspection.")
+        self._check_permission(ent, insp, current, {}, creating=False, deleting=True)
+        if current["deleted"]:
+            return {"mutation_id": str(mid), "status": "applied", "rev": current["rev"]}
+        client = str(self.client_id)
+        for name, (server_rev, server_client, *_) in (current.get("field_revs") or {}).items():
+            if server_rev > base_rev and server_client != client and name in ent.fields:
+                # Someone else's edit this phone never saw: the delete wins, the edit is logged.
+                plan.conflicts.append(self._conflict(mid, ent, rid, insp, name, None, current.get(name), "deleted"))
+        rev = self._next_rev()
+        revs = dict(current.get("field_revs") or {})
+        revs["deleted"] = [rev, client]
+        values = {"deleted": True, "rev": rev, "updated_at": utcnow(), "field_revs": revs}
+        plan.updates.append((ent.table, {"id": rid, **values}))
+        current.update(values)
+        self.touched_inspections.add(insp["id"])
+        plan.audit = self._audit(mid, ent, rid, insp, "delete", {"deleted": [False, True]})
+        result = {"mutation_id": str(mid), "status": "conflict" if plan.conflicts else "applied", "rev": rev}
+        if plan.conflicts:
+            result["conflicts"] = [{"field": c["field"], "reason": c["reason"]} for c in plan.conflicts]
+        return result
+
+    def _conflict(self, mid, ent: Entity, rid, insp: dict, name: str, kept: Any, lost: Any, reason: str) -> dict:
+        now = utcnow()
+        return {"id": uuid.uuid4(), "rev": self._next_rev(), "created_at": now, "updated_at": now, "deleted": False,
+                "field_revs": {}, "entity": ent.name, "record_id": rid, "inspection_id": insp["id"], "field": name,
+                "kept_value": jsonable(kept), "lost_value": jsonable(lost), "reason": reason, "mutation_id": mid,
+                "user_id": self.p.id, "at": now}
+
+    def _audit(self, mid, ent: Entity, rid, insp: dict, action: str, changes: dict) -> dict:
+        return {"id": uuid.uuid4(), "entity": ent.name, "record_id": rid, "inspection_id": insp["id"],
+                "action": action, "changes": changes, "user_id": self.p.id, "client_id": self.client_id,
+                "mutation_id": mid, "at": utcnow()}
+
+
+_SERVER_KEYS = frozenset({"id", "rev", "created_at", "updated_at", "field_revs"})
+
+
+class _RowView(dict):
+    """A preloaded row handed to ``prepare_sync_fields`` as ``existing``: a dict that reads as attributes."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _derive_measurement(fields: dict, rows: dict) -> dict:
+    """Fill ``value_si`` and ``in_tolerance`` from the dimension spec when nobody else did."""
+    from ..inspect import measure
+
+    if "value_si" in fields and "in_tolerance" in fields:
+        return fields
+    spec = rows.get(("dimension_spec", fields.get("dimension_spec_id")))
+    unit = fields.get("unit_entered") or "mm"
+    try:
+        value_si = measure.to_base(fields["value_entered"], unit)
+    except ValueError as exc:
+        raise Rejected("invalid", str(exc), {"unit_entered": [str(exc)]}) from None
+    out = dict(fields)
+    out.setdefault("value_si", value_si)
+    if spec is not None:
+        out.setdefault("in_tolerance", measure.in_tolerance(value_si, spec["nominal_mm"], spec["tolerance_mm"]))
+    return out
+
+
+def _hook(name: str):
+    """``server.inspect.service.<name>`` if the inspections package provides it (looked up at call time)."""
+    try:
+        from ..inspect import service as inspect_service  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(inspect_service, name, None)
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _chunks(items: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def push(principal: Principal, client_id: uuid.UUID, mutations: list[dict]) -> list[dict]:
+    """Apply a batch of mutations exactly once and answer one result per mutation, in order.
+
+    A replayed mutation answers ``duplicate`` with its original result. A mutation that can
+    never succeed is recorded as ``rejected`` with its reason; the others still apply.
+    Raises only for the batch as a whole (the database being unreachable: nothing applied).
+    """
+    for attempt in range(3):
+        try:
+            return _push_once(principal, client_id, mutations, careful=attempt > 0)
+        except IntegrityError:
+            # A concurrent push recorded one of these mutation ids first: replay against its result.
+            db.session.rollback()
+    return _push_once(principal, client_id, mutations, careful=True)  # pragma: no cover
+
+
+def _lock_counter() -> int:
+    s = db.session
+    if db.engine.dialect.name == "postgresql":
+        return s.execute(text("SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE")).scalar_one()
+    return s.execute(text("SELECT value FROM sync_counter WHERE id = 1")).scalar_one()
+
+
+def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict], careful: bool) -> list[dict]:
+    s = db.session
+    start = _lock_counter()
+    batch = _Batch(principal, client_id, mutations)
+    batch.rev = start
+    batch.load()
+    delay = current_app.config.get("SYNC_TEST_DELAY_PER_MUTATION_SECONDS", 0) or 0
+    results, plans = [], []
+    for m in mutations:
+        result, plan = batch.plan(m)
+        if plan is not None:
+            plans.append((len(results), plan))
+        results.append(result)
+    if not careful:
+        try:
+            with s.begin_nested():
+                _write([plan for _, plan in plans], delay)
+        except (IntegrityError, DBAPIError) as exc:
+            if isinstance(exc, IntegrityError) and _is_mutation_clash(exc):
+                raise
+            careful = True
+    if careful:
+        _write_carefully(results, plans, delay)
+    s.execute(update(SyncCounter).where(SyncCounter.id == 1).values(value=func.max(SyncCounter.value, batch.rev))
+              if db.engine.dialect.name == "sqlite" else
+              update(SyncCounter).where(SyncCounter.id == 1).values(value=func.greatest(SyncCounter.value, batch.rev)))
+    after = _hook("after_sync")
+    if after is not None and batch.touched_inspections:
+        s.expire_all()
+        after(sorted(batch.touched_inspections, key=str), principal)
+    s.commit()
+    return results
+
+
+def _is_mutation_clash(exc: IntegrityError) -> bool:
+    text_ = str(exc.orig).lower()
+    return "sync_mutations" in text_ or "pk_sync_mutations" in text_
+
+
+def _write(plans: list[_Plan], delay: float = 0) -> None:
+    """Send the planned writes: one executemany per table and kind, the mutation log last."""
+    s = db.session
+    inserts: dict[Any, list[dict]] = defaultdict(list)
+    updates: dict[tuple[Any, frozenset], list[dict]] = defaultdict(list)
+    conflicts, audits, muts = [], [], []
+    for plan in plans:
+        for table, row in plan.inserts:
+            inserts[table].append(row)
+        for table, values in plan.updates:
+            updates[(table, frozenset(values))].append(values)
+        conflicts += plan.conflicts
+        if plan.audit:
+            audits.append(plan.audit)
+        muts.append(plan.mutation)
+        if delay:
+            time.sleep(delay)
+    # Mutation ids first: a concurrent duplicate fails here, before anything else is written.
+    if muts:
+        s.execute(insert(Mutation.__table__), muts)
+    for table, rows in inserts.items():
+        s.execute(insert(table), rows)
+    for (table, keys), rows in updates.items():
+        _execute_updates(table, keys, rows)
+    if conflicts:
+        s.execute(insert(ConflictRecord.__table__), conflicts)
+    if audits:
+        s.execute(insert(AuditEvent.__table__), audits)
+
+
+def _execute_updates(table, keys: frozenset, rows: list[dict]) -> None:
+    from sqlalchemy import bindparam
+
+    # Updates of the same row must keep their order: group rows by id run, keep the last one.
+    last: dict[Any, dict] = {}
+    for r in rows:
+        last[r["id"]] = r
+    stmt = (update(table).where(table.c.id == bindparam("_id"))
+            .values({k: bindparam("_" + k) for k in keys if k != "id"}))
+    db.session.connection().execute(stmt, [{"_" + k: v for k, v in r.items()} for r in last.values()])
+
+
+def _write_carefully(results: list[dict], plans: list[tuple[int, _Plan]], delay: float) -> None:
+    """Write one mutation at a time, each in a SAVEPOINT; one the database refuses is rejected alone."""
+    for index, plan in plans:
+        try:
+            with db.session.begin_nested():
+                _write([plan], delay)
+        except IntegrityError as exc:
+            if _is_mutation_clash(exc):
+                raise
+            results[index] = _record_db_rejection(plan, exc)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise
+            results[index] = _record_db_rejection(plan, exc)
+
+
+def _record_db_rejection(plan: _Plan, exc: Exception) -> dict:
+    mid = plan.mutation["mutation_id"]
+    result = {"mutation_id": str(mid), "status": "rejected", "rev": None, "reason": "invalid",
+              "detail": "The database refused this record: " + str(getattr(exc, "orig", exc)).splitlines()[0][:200]}
+    with db.session.begin_nested():
+        db.session.execute(insert(Mutation.__table__), [{**plan.mutation, "status": "rejected", "result": result}])
+    return result
+
+
+# -- pull ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a phone is in the change feed. Opaque to phones (base64 of JSON)."""
+
+    rev: int = 0
+    scope: str = ""
+    since: int | None = None  # set while an initial sync is paging: tombstones up to it are skipped
+
+    def encode(self) -> str:
+        raw = json.dumps({"v": CURSOR_VERSION, "rev": self.rev, "scope": self.scope, "since": self.since},
+                         separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str | None) -> Cursor | None:
+        """The cursor in ``token``, or None for a fresh start. Raises ``ValidationFailed`` when unreadable."""
+        if token in (None, "", "null"):
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            if data.get("v") != CURSOR_VERSION:
+                raise ValueError
+            rev, scope, since = data["rev"], data["scope"], data.get("since")
+            if not isinstance(rev, int) or not isinstance(scope, str) or not (since is None or isinstance(since, int)):
+                raise ValueError
+        except (ValueError, TypeError, KeyError, AttributeError):
+            raise ValidationFailed("The cursor is not one this server gave out.",
+                                   errors={"cursor": ["Not a valid cursor; pull from the start."]}) from None
+        return cls(rev, scope, since)
+
+
+def _scope(p: Principal) -> dict[str, Any]:
+    """Per-entity conditions on what ``p`` may see (None = everything), tombstones included."""
+    if p.is_platform_admin:
+        return {name: None for name in ENTITIES}
+    I, PO = Inspection.__table__.c, PurchaseOrder.__table__.c
+    po_conds = []
+    if p.brand_ids:
+        po_conds.append(PO.brand_id.in_(p.brand_ids))
+    if p.factory_ids and not p.is_inspector_only:
+        po_conds.append(PO.factory_id.in_(p.factory_ids))
+    po_ids = select(PO.id).where(or_(*po_conds)) if po_conds else None
+    insp_conds = [I.inspector_id == p.id]
+    if po_ids is not None:
+        insp_conds.append(I.purchase_order_id.in_(po_ids))
+    insp_ids = select(I.id).where(or_(*insp_conds))
+    if p.is_inspector_only or po_ids is None:
+        po_ids = select(I.purchase_order_id).where(I.inspector_id == p.id)
+    else:
+        po_ids = select(PO.id).where(or_(PO.id.in_(po_ids), PO.id.in_(select(I.purchase_order_id)
+                                                                       .where(I.inspector_id == p.id))))
+    line_ids = select(POLine.id).where(POLine.purchase_order_id.in_(po_ids))
+    product_conds = [Product.id.in_(select(POLine.product_id).where(POLine.purchase_order_id.in_(po_ids))),
+                     Product.id.in_(select(I.product_id).where(I.id.in_(insp_ids)))]
+    template_conds = [ChecklistTemplate.id.in_(select(I.template_id).where(I.id.in_(insp_ids)))]
+    if p.brand_ids:
+        product_conds.append(Product.brand_id.in_(p.brand_ids))
+        template_conds.append(ChecklistTemplate.brand_id.in_(p.brand_ids))
+    product_ids = select(Product.id).where(or_(*product_conds))
+    scope: dict[str, Any] = {
+        "inspection": I.id.in_(insp_ids),
+        "template": or_(*template_conds),
+        "product": or_(*product_conds),
+        "dimension_spec": DimensionSpec.product_id.in_(product_ids),
+        "colour_standard": ENTITIES["colour_standard"].table.c.product_id.in_(product_ids),
+        "golden_sample": ENTITIES["golden_sample"].table.c.product_id.in_(product_ids),
+        "purchase_order": PO.id.in_(po_ids),
+        "po_line": POLine.id.in_(line_ids),
+        "batch": ENTITIES["batch"].table.c.po_line_id.in_(line_ids),
+        "conflict": ConflictRecord.inspection_id.in_(insp_ids),
+    }
+    for name in INSPECTION_ROWS:
+        scope[name] = ENTITIES[name].table.c.inspection_id.in_(insp_ids)
+    return scope
+
+
+def scope_hash(p: Principal) -> str:
+    """A short hash of what ``p`` may see; when it changes, the phone must resync.
+
+    Brand users and admins see whole tenants, so their organisations and roles are the
+    scope. Inspectors and factory staff see rows through inspections and POs whose older
+    rows (templates, products) a plain "since" would miss, so their sets of inspections and
+    POs are part of it: a new assignment or a reassignment away both answer 410.
+    """
+    parts = ["admin" if p.is_platform_admin else "",
+             ",".join(sorted(map(str, p.brand_ids))), ",".join(sorted(map(str, p.factory_ids))),
+             ",".join(sorted(r.value for r in p.roles))]
+    if not p.is_platform_admin and not p.brand_ids:
+        I = Inspection.__table__.c
+        sc = _scope(p)
+        parts.append(",".join(sorted(str(i) for i in db.session.scalars(select(I.id).where(sc["inspection"])))))
+        PO = PurchaseOrder.__table__.c
+        parts.append(",".join(sorted(str(i) for i in db.session.scalars(select(PO.id).where(sc["purchase_order"])))))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+
+
+def pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
+    """Changes after the cursor that ``p`` may see, in ascending revision (commit) order.
+
+    Answers ``{"changes", "cursor", "has_more"}``. Raises ``Gone`` (410, ``must_resync``)
+    when the cursor predates purged tombstones or the user's scope changed, and
+    ``ValidationFailed`` for a cursor this server did not give out.
+    """
+    s = db.session
+    cursor = Cursor.decode(token)
+    counter = s.execute(select(SyncCounter.value, SyncCounter.purged_through).where(SyncCounter.id == 1)).one()
+    upper, purged = counter.value, counter.purged_through
+    scope_key = scope_hash(p)
+    if cursor is None:
+        cursor = Cursor(0, scope_key, upper)
+    elif cursor.scope != scope_key:
+        raise Gone("What you may see has changed: push your changes, then pull again from the start.",
+                   must_resync=True, reason="scope_changed")
+    if purged > max(cursor.rev, cursor.since or 0):
+        raise Gone("Your copy is older than the deleted records this server keeps: push your changes, "
+                   "then pull again from the start.", must_resync=True, reason="cursor_expired")
+    scope = _scope(p)
+    found: list[tuple[int, Entity, dict]] = []
+    for name, ent in ENTITIES.items():
+        t = ent.table
+        q = select(t).where(t.c.rev > cursor.rev, t.c.rev <= upper).order_by(t.c.rev).limit(limit + 1)
+        if scope[name] is not None:
+            q = q.where(scope[name])
+        if cursor.since is not None:
+            # An initial sync has nothing to delete: skip tombstones it would never have seen.
+            q = q.where(or_(t.c.deleted.is_(False), t.c.rev > cursor.since))
+        for row in s.execute(q).mappings():
+            found.append((row["rev"], ent, row))
+    found.sort(key=lambda x: x[0])
+    has_more = len(found) > limit
+    page = found[:limit]
+    extras = _names(page)
+    changes = [serialise_change(ent, row, extras) for _, ent, row in page]
+    next_rev = page[-1][0] if has_more else upper
+    since = cursor.since if (cursor.since is not None and has_more) else None
+    return {"changes": changes, "cursor": Cursor(max(next_rev, cursor.rev), scope_key, since).encode(),
+            "has_more": has_more}
+
+
+def serialise_change(ent: Entity, row: dict, extras: dict | None = None) -> dict:
+    """One row as a pulled change: ``entity``, ``id``, ``rev``, ``deleted`` and its ``fields``."""
+    if row["deleted"]:
+        fields: dict[str, Any] = {}
+    else:
+        fields = {k: jsonable(v) for k, v in row.items() if k not in TOP_LEVEL and k not in HIDDEN_COLUMNS}
+        if extras is not None:
+            _add_names(ent.name, fields, row, extras)
+    return {"entity": ent.name, "id": str(row["id"]), "rev": row["rev"], "deleted": bool(row["deleted"]),
+            "fields": fields}
+
+
+def _names(page: list) -> dict[str, dict]:
+    """Names a phone's lists show, for the inspections and POs on this page (a few queries per page)."""
+    orgs, pos, products, users = set(), set(), set(), set()
+    for _, ent, row in page:
+        if row["deleted"]:
+            continue
+        if ent.name == "inspection":
+            pos.add(row["purchase_order_id"])
+            products.add(row["product_id"])
+            if row["inspector_id"]:
+                users.add(row["inspector_id"])
+        elif ent.name == "purchase_order":
+            orgs.update((row["brand_id"], row["factory_id"]))
+    s = db.session
+    out: dict[str, dict] = {"org": {}, "po": {}, "product": {}, "user": {}}
+    if pos:
+        for pid, number, brand, factory in s.execute(select(PurchaseOrder.id, PurchaseOrder.po_number,
+                                                            PurchaseOrder.brand_id, PurchaseOrder.factory_id)
+                                                     .where(PurchaseOrder.id.in_(pos))):
+            out["po"][pid] = (number, brand, factory)
+            orgs.update((brand, factory))
+    if orgs:
+        out["org"] = dict(s.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(orgs))).all())
+    if products:
+        out["product"] = {i: (sku, name) for i, sku, name in
+                          s.execute(select(Product.id, Product.sku, Product.name).where(Product.id.in_(products)))}
+    if users:
+        out["user"] = dict(s.execute(select(User.id, User.name).where(User.id.in_(users))).all())
+    return out
+
+
+def _add_names(name: str, fields: dict, row: dict, extras: dict) -> None:
+    if name == "inspection":
+        number, brand, factory = extras["po"].get(row["purchase_order_id"], (None, None, None))
+        sku, product_name = extras["product"].get(row["product_id"], (None, None))
+        fields.update(po_number=number, brand_name=extras["org"].get(brand), factory_name=extras["org"].get(factory),
+                      product_sku=sku, product_name=product_name,
+                      inspector_name=extras["user"].get(row["inspector_id"]))
+    elif name == "purchase_order":
+        fields.update(brand_name=extras["org"].get(row["brand_id"]), factory_name=extras["org"].get(row["factory_id"]))
+
+
+# -- conflicts and housekeeping --------------------------------------------------------------
+
+def conflicts_for_inspection(p: Principal, inspection_id: uuid.UUID) -> list[ConflictRecord]:
+    """The conflict log of one inspection, newest first. Raises ``NotFound`` outside the caller's scope."""
+    visible = db.session.scalar(select(Inspection.id).where(Inspection.id == inspection_id,
+                                                            _scope(p)["inspection"] if not p.is_platform_admin
+                                                            else True))
+    if visible is None:
+        raise NotFound("No such inspection.")
+    return list(db.session.scalars(select(ConflictRecord).where(ConflictRecord.inspection_id == inspection_id)
+                                   .order_by(ConflictRecord.rev.desc())))
+
+
+#: Child tables first, so a purged tombstone is not still referenced by another purged one.
+PURGE_ORDER = ("decision", "comment", "measurement", "photo", "defect", "response", "batch", "po_line",
+               "golden_sample", "colour_standard", "dimension_spec", "template")
+
+
+def purge_tombstones(older_than_seconds: int | None = None) -> tuple[int, int]:
+    """Delete tombstones older than the retention and raise ``purged_through``.
+
+    Returns ``(rows deleted, purged_through)``. A table whose tombstones are still
+    referenced by a live row keeps them (and they are not counted).
+    """
+    s = db.session
+    seconds = current_app.config["SYNC_TOMBSTONE_RETENTION_SECONDS"] if older_than_seconds is None \
+        else older_than_seconds
+    cutoff = utcnow() - timedelta(seconds=seconds)
+    _lock_counter()
+    total, high = 0, 0
+    for name in PURGE_ORDER:
+        t = ENTITIES[name].table
+        cond = (t.c.deleted.is_(True), t.c.updated_at < cutoff)
+        top = s.scalar(select(func.max(t.c.rev)).where(*cond))
+        if top is None:
+            continue
+        try:
+            with s.begin_nested():
+                total += s.execute(sa_delete(t).where(*cond)).rowcount
+            high = max(high, top)
+        except IntegrityError:
+            continue
+    if high:
+        s.execute(update(SyncCounter).where(SyncCounter.id == 1, SyncCounter.purged_through < high)
+                  .values(purged_through=high))
+    s.commit()
+    return total, s.scalar(select(SyncCounter.purged_through).where(SyncCounter.id == 1))

@@ -1,0 +1,148 @@
+"""A phone for tests: a local store, an outbox, and push/pull the way the PWA does them.
+
+``SyncClient`` talks to the Flask test client or, through :class:`HttpTransport`, to a real
+server on loopback. Edits go to the outbox with the revision the phone edited from; an
+outbox entry leaves only when the server has answered for it.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import requests
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class HttpTransport:
+    """The Flask test client's ``post``/``get`` over real HTTP (``requests``)."""
+
+    class _Resp:
+        def __init__(self, r: requests.Response) -> None:
+            self.status_code = r.status_code
+            self._r = r
+
+        def get_json(self):
+            return self._r.json()
+
+    def __init__(self, base_url: str, timeout: float = 60) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def post(self, path: str, json=None, headers=None, data=None):
+        return self._Resp(self.session.post(self.base_url + path, json=json, data=data, headers=headers,
+                                            timeout=self.timeout))
+
+    def get(self, path: str, query_string=None, headers=None):
+        return self._Resp(self.session.get(self.base_url + path, params=query_string, headers=headers,
+                                           timeout=self.timeout))
+
+
+class SyncClient:
+    """One phone: ``store`` maps (entity, id) -> {"rev", "deleted", "fields"}; ``outbox`` holds mutations."""
+
+    def __init__(self, http, headers: dict[str, str], client_id: str | None = None) -> None:
+        self.http = http
+        self.headers = headers
+        self.client_id = client_id or new_id()
+        self.cursor: str | None = None
+        self.store: dict[tuple[str, str], dict[str, Any]] = {}
+        self.outbox: list[dict] = []
+        self.resyncs = 0
+
+    # -- local edits --
+    def mutation(self, entity: str, id_: str, fields: dict | None = None, op: str = "upsert",
+                 base_rev: Any = "auto") -> dict:
+        """A mutation as the phone would make it, with ``base_rev`` from the local store."""
+        if base_rev == "auto":
+            base_rev = (self.store.get((entity, id_)) or {}).get("rev")
+        return {"mutation_id": new_id(), "entity": entity, "id": id_, "op": op, "base_rev": base_rev,
+                "fields": fields or {}}
+
+    def edit(self, entity: str, id_: str, **fields) -> dict:
+        """Change a record locally and queue the mutation."""
+        m = self.mutation(entity, id_, fields)
+        rec = self.store.setdefault((entity, id_), {"rev": None, "deleted": False, "fields": {}})
+        rec["fields"].update(fields)
+        self.outbox.append(m)
+        return m
+
+    def delete(self, entity: str, id_: str) -> dict:
+        m = self.mutation(entity, id_, op="delete")
+        if (entity, id_) in self.store:
+            self.store[(entity, id_)]["deleted"] = True
+        self.outbox.append(m)
+        return m
+
+    # -- network --
+    def push(self, mutations: list[dict] | None = None, protocol: int = 1):
+        """POST a batch (the outbox by default) and return the raw response."""
+        body = {"client_id": self.client_id, "protocol": protocol,
+                "mutations": self.outbox if mutations is None else mutations}
+        return self.http.post("/api/v1/sync/push", json=body, headers=self.headers)
+
+    def push_outbox(self) -> list[dict]:
+        """Push the outbox; drop what the server answered for; remember the revisions. Returns the results."""
+        if not self.outbox:
+            return []
+        r = self.push()
+        assert r.status_code == 200, r.get_json()
+        results = r.get_json()["results"]
+        for m, res in zip(list(self.outbox), results):
+            assert res["mutation_id"] == m["mutation_id"]
+            self.outbox.remove(m)
+            rec = self.store.get((m["entity"], m["id"]))
+            if rec is not None and res.get("rev") is not None:
+                rec["rev"] = max(rec["rev"] or 0, res["rev"])
+        return results
+
+    def pull_page(self, limit: int | None = None):
+        q = {"cursor": self.cursor} if self.cursor else {}
+        if limit:
+            q["limit"] = limit
+        return self.http.get("/api/v1/sync/pull", query_string=q, headers=self.headers)
+
+    def pull_all(self, limit: int | None = None) -> list[dict]:
+        """Pull until ``has_more`` is false; on 410, start again from scratch. Returns every change seen."""
+        seen = []
+        while True:
+            r = self.pull_page(limit)
+            if r.status_code == 410:
+                assert r.get_json()["must_resync"] is True
+                self.resyncs += 1
+                self.cursor = None
+                pending = {(m["entity"], m["id"]) for m in self.outbox}
+                self.store = {k: v for k, v in self.store.items() if k in pending}
+                continue
+            assert r.status_code == 200, r.get_json()
+            page = r.get_json()
+            for ch in page["changes"]:
+                self.apply(ch)
+            seen += page["changes"]
+            self.cursor = page["cursor"]
+            if not page["has_more"]:
+                return seen
+
+    def apply(self, ch: dict) -> None:
+        """Adopt a pulled change, keeping local edits still waiting in the outbox on top."""
+        key = (ch["entity"], ch["id"])
+        pending = [m for m in self.outbox if (m["entity"], m["id"]) == key]
+        rec = {"rev": ch["rev"], "deleted": ch["deleted"], "fields": dict(ch["fields"])}
+        for m in pending:
+            if m["op"] == "delete":
+                rec["deleted"] = True
+            else:
+                rec["fields"].update(m["fields"])
+        self.store[key] = rec
+
+    def sync(self, limit: int | None = None) -> list[dict]:
+        """Push the outbox, then pull everything new."""
+        results = self.push_outbox()
+        self.pull_all(limit)
+        return results
+
+    def get(self, entity: str, id_: str) -> dict | None:
+        return self.store.get((entity, id_))
