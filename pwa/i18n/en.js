@@ -47,6 +47,7 @@ export default {
   'insp.plan': 'Sampling plan (AQL)',
   'insp.lotSize': 'Lot size',
   'insp.level': 'Level {level}, {severity} inspection',
+  'insp.unitsInspected': 'Units inspected (of {n})',
   'insp.sample': 'Sample size',
   'insp.class': 'Class',
   'insp.aql': 'AQL',

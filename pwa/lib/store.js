@@ -10,12 +10,13 @@ function inspectionOf(entity, id, fields) {
 }
 
 /**
- * Write `fields` of one record locally and queue the mutation.
+ * Write `fields` of one record locally and queue the mutation. `local` fields are kept on
+ * the phone only (values the server computes itself, e.g. a measurement's value_si).
  * Consecutive edits of the same record merge into its last unsent outbox entry, so an
  * inspector typing a note does not queue one mutation per keystroke.
  * @returns {Promise<object>} the stored record, once the transaction has completed
  */
-export function saveRecord(entity, id, fields, { op = 'upsert', photo = null } = {}) {
+export function saveRecord(entity, id, fields, { op = 'upsert', photo = null, local = {} } = {}) {
   const stores = photo ? ['records', 'outbox', 'photos'] : ['records', 'outbox'];
   return tx(stores, 'readwrite', async (t) => {
     const records = t.objectStore('records');
@@ -23,7 +24,7 @@ export function saveRecord(entity, id, fields, { op = 'upsert', photo = null } =
     const key = recordKey(entity, id);
     const existing = await req(records.get(key));
     const record = existing ?? { key, entity, id, rev: null, deleted: false, fields: {} };
-    record.fields = { ...record.fields, ...fields };
+    record.fields = { ...record.fields, ...fields, ...local };
     record.deleted = op === 'delete';
     record.inspection_id = inspectionOf(entity, id, record.fields);
     record.local_at = Date.now();

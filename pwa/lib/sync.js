@@ -101,7 +101,8 @@ async function applyResults(batch, results) {
       if (status === 'rejected') {
         issues.put({ key: `mutation:${m.mutation_id}`, kind: 'rejected', entity: m.entity, id: m.id,
           inspection_id: rec?.inspection_id ?? m.fields?.inspection_id ?? null,
-          errors: r.errors ?? r.error ?? null, fields: m.fields, at: Date.now() });
+          errors: r.errors ?? null, reason: r.reason ?? null, detail: r.detail ?? null, fields: m.fields,
+          at: Date.now() });
         continue;
       }
       if (status === 'conflict') {

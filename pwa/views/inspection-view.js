@@ -225,7 +225,8 @@ class InspectionScreen {
     if (!this.issues.length && !conflicts.length) { render(el, html``); return; }
     const reason = (i) => {
       const e = i.errors;
-      if (!e) return '';
+      if (i.detail) return i.detail;
+      if (!e) return i.reason ?? '';
       if (typeof e === 'string') return e;
       if (e.detail) return e.detail;
       return Object.entries(e).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : JSON.stringify(v)}`).join('; ');
@@ -253,11 +254,9 @@ class InspectionScreen {
     render(el, html`
       <h2 id="plan-h">${t('insp.plan')}</h2>
       <div class="grid2">
-        <div><label for="lot">${t('insp.lotSize')}</label>
-          <input id="lot" type="number" inputmode="numeric" min="2" step="1" value="${f.lot_size ?? ''}" data-field="lot_size"></div>
-        <div><label for="units">${t('insp.sample')}: ${n}</label>
-          <input id="units" type="number" inputmode="numeric" min="0" max="${n}" step="1" value="${this.unitsInspected ?? ''}" placeholder="0" data-field="units" aria-describedby="units-d">
-          <span id="units-d" class="muted small-text">${t('insp.found')}</span></div>
+        <div><p class="label">${t('insp.lotSize')}</p><p class="big" data-testid="lot-size">${f.lot_size ?? '—'}</p></div>
+        <div><label for="units">${t('insp.unitsInspected', { n })}</label>
+          <input id="units" type="number" inputmode="numeric" min="0" max="${n}" step="1" value="${this.unitsInspected ?? ''}" placeholder="0" data-field="units" data-testid="units-inspected"></div>
       </div>
       <p class="muted">${t('insp.level', { level: f.inspection_level ?? 'II', severity: f.severity ?? 'normal' })}</p>
       ${error ? html`<p class="notice">${error}</p>` : html`
@@ -478,11 +477,6 @@ class InspectionScreen {
       this.onInput(input);
       return this.onChange(input);
     }
-    if (el.dataset.field === 'lot_size') {
-      const lot = Number.parseInt(el.value, 10);
-      if (lot >= 2) await this.save('inspection', this.id, { lot_size: lot });
-      return undefined;
-    }
     if (el.dataset.field === 'units') {
       const n = Number.parseInt(el.value, 10);
       this.unitsInspected = n >= 0 ? Math.min(n, this.lastSample || n) : null;
@@ -495,9 +489,10 @@ class InspectionScreen {
       if (!m) return undefined;
       const unitIndex = Number(el.dataset.unitIndex);
       const existing = this.measurement(el.dataset.spec, unitIndex);
+      // value_si and in_tolerance are the server's to compute; the phone keeps its own copy.
       return this.save('measurement', existing?.id ?? newId(), { inspection_id: this.id,
         dimension_spec_id: el.dataset.spec, unit_index: unitIndex, value_entered: m.value, unit_entered: m.unit,
-        value_si: m.si, in_tolerance: Boolean(m.ok), source: 'manual' });
+        source: 'manual' }, { local: { value_si: m.si, in_tolerance: Boolean(m.ok) } });
     }
     const kind = el.dataset.kind;
     if (!kind) return undefined;
@@ -535,12 +530,11 @@ class InspectionScreen {
       this.drawIssues();
     } else if (action === 'retake-done') {
       const d = this.by.decision.find((x) => x.id === button.dataset.id);
-      await this.save('decision', d.id, { inspection_id: this.id, photo_id: d.fields.photo_id, resolved: true });
+      await this.save('decision', d.id, { resolved: true });
       this.drawTasks();
     } else if (action === 'submit') {
-      const v = this.lastVerdict;
-      await this.save('inspection', this.id, { status: 'submitted', verdict: v?.verdict ?? 'pending',
-        verdict_reasons: v?.reasons ?? [] });
+      // The server computes the official verdict from the synced rows; the phone's is a preview.
+      await this.save('inspection', this.id, { status: 'submitted' });
       this.root.querySelector('[data-testid="insp-status"]').textContent = t('status.submitted');
       this.root.querySelector('#saved').textContent = t('insp.submitted');
     }
