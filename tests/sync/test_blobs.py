@@ -346,3 +346,67 @@ def test_overlay_variant_downloads_the_overlay_image(app, client, as_inspector, 
 def test_download_before_upload_is_a_conflict(app, client, as_reviewer):
     photo_id = declare(png())
     assert client.get(f"/api/v1/blobs/{photo_id}/download", headers=as_reviewer).status_code == 409
+
+
+# -- the header probe (pure; no app) -------------------------------------------------------------------
+
+def _encoded(ext: str, width: int, height: int, params: list | None = None) -> bytes:
+    import cv2
+    import numpy as np
+
+    img = np.random.default_rng(1).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(ext, img, params or [])
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.mark.parametrize("ext,params,fmt", [
+    (".jpg", None, "jpeg"),
+    (".jpg", [1 + 1, 1], "jpeg"),  # cv2.IMWRITE_JPEG_PROGRESSIVE = 2: a progressive frame (SOF2)
+    (".png", None, "png"),
+    (".webp", [64, 80], "webp"),  # cv2.IMWRITE_WEBP_QUALITY: lossy (VP8)
+    (".webp", [64, 101], "webp"),  # quality above 100: lossless (VP8L)
+])
+def test_header_probe_reads_size_of_real_encoder_output(ext, params, fmt):
+    from server.sync.blobs import probe_image_header
+
+    info = probe_image_header(_encoded(ext, 37, 23, params)[:64 * 1024])
+    assert (info.format, info.width_px, info.height_px) == (fmt, 37, 23)
+
+
+def test_header_probe_reads_extended_webp_canvas():
+    from server.sync.blobs import probe_image_header
+
+    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x10\x00\x00\x00" + (4999).to_bytes(3, "little") + (2999).to_bytes(3, "little")
+    data = b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
+    info = probe_image_header(data)
+    assert (info.width_px, info.height_px) == (5000, 3000)
+
+
+def test_header_probe_finds_a_jpeg_frame_behind_a_large_exif_block():
+    from server.sync.blobs import HeaderTruncated, probe_image_header
+
+    jpeg = _encoded(".jpg", 40, 30)
+    app1 = b"\xff\xe1" + struct.pack(">H", 65_000) + b"Exif\x00\x00" + os.urandom(65_000 - 8)
+    data = jpeg[:2] + app1 + app1 + jpeg[2:]
+    with pytest.raises(HeaderTruncated):
+        probe_image_header(data[:64 * 1024])
+    info = probe_image_header(data[:512 * 1024])
+    assert (info.width_px, info.height_px) == (40, 30)
+
+
+@pytest.mark.parametrize("data", [b"", b"GIF89a" + b"\x00" * 40, b"\x89PNG\r\n\x1a\n" + b"\x00" * 30,
+                                  b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 30])
+def test_header_probe_refuses_other_or_corrupt_bytes(data):
+    from server.sync.blobs import probe_image_header
+
+    assert probe_image_header(data) is None
+
+
+def test_jpeg_with_a_large_exif_block_is_accepted(app, client, as_inspector):
+    jpeg = _encoded(".jpg", 40, 30)
+    app1 = b"\xff\xe1" + struct.pack(">H", 65_000) + b"Exif\x00\x00" + os.urandom(65_000 - 8)
+    data = jpeg[:2] + app1 + app1 + jpeg[2:]
+    photo_id = declare(data, content_type="image/jpeg")
+    r = upload(client, as_inspector, photo_id, data)
+    assert r.status_code == 200, r.get_json()
