@@ -153,7 +153,9 @@ class Shipment(IdMixin, TimestampMixin, db.Model):
 
     purchase_order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("purchase_orders.id"), index=True)
     reference: Mapped[str] = mapped_column(String(64))
-    packing_list_complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by the factory when the packing list is final; None while it is a draft.
+    packing_list_completed_on: Mapped[date | None] = mapped_column(Date)
+    booked_on: Mapped[date | None] = mapped_column(Date)
     forwarder: Mapped[str] = mapped_column(String(200), default="")
     booking_number: Mapped[str] = mapped_column(String(80), default="")
     vessel: Mapped[str] = mapped_column(String(120), default="")

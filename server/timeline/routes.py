@@ -1,0 +1,379 @@
+"""The PO timeline API: golden samples, schedule, progress, freight, issues, alerts. HTTP only."""
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, redirect, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from ..auth import require
+from ..errors import NotFound, ValidationFailed
+from ..extensions import db
+from . import service
+from .models import MILESTONE_KINDS, GoldenSampleSubmission, Material, Milestone, Shipment
+from .schemas import (AlertQuerySchema, AlertSchema, CommentFormSchema, DecisionSchema, DocumentSchema,
+                      DocumentUpdateSchema, FromInspectionSchema, IssueCommentSchema, IssueQuerySchema, IssueSchema,
+                      IssueUpdateSchema, MaterialSchema, MaterialUpdateSchema, MilestoneSchema,
+                      MilestoneUpdateSchema, PackingListSchema, ProgressSchema, RiskRowSchema, ScheduleSchema,
+                      ShipmentDetailSchema, ShipmentSchema, ShipmentUpdateSchema, SubmissionSchema, TimelineSchema,
+                      UploadSchema)
+
+blp = Blueprint("timeline", __name__, url_prefix="/api/v1",
+                description="After the PO: golden samples, schedule and progress with a delay forecast, freight "
+                            "readiness, issues, alerts, and one timeline per PO")
+
+
+def _po(po_id: uuid.UUID):
+    p = require()
+    return p, service.po_or_404(p, po_id)
+
+
+# -- the PO view --------------------------------------------------------------------------------
+
+@blp.route("/purchase-orders/risk")
+class RiskList(MethodView):
+    @blp.response(200, RiskRowSchema(many=True))
+    def get(self):
+        """Open purchase orders you may see, riskiest first"""
+        return service.po_risk_list(require())
+
+
+@blp.route("/purchase-orders/<uuid:po_id>/timeline")
+class Timeline(MethodView):
+    @blp.response(200, TimelineSchema)
+    def get(self, po_id: uuid.UUID):
+        """One PO's timeline: milestones planned, forecast and actual; attention items first"""
+        p, po = _po(po_id)
+        return service.po_timeline(p, po)
+
+
+# -- golden samples -----------------------------------------------------------------------------
+
+@blp.route("/purchase-orders/<uuid:po_id>/golden-sample-submissions")
+class Submissions(MethodView):
+    @blp.response(200, SubmissionSchema(many=True))
+    def get(self, po_id: uuid.UUID):
+        """Pre-production samples submitted on a PO, newest first"""
+        _, po = _po(po_id)
+        return db.session.scalars(select(GoldenSampleSubmission).where(
+            GoldenSampleSubmission.purchase_order_id == po.id).order_by(GoldenSampleSubmission.created_at.desc())).all()
+
+    @blp.arguments(SubmissionSchema)
+    @blp.response(201, SubmissionSchema)
+    def post(self, body, po_id: uuid.UUID):
+        """Submit a pre-production sample with checks, discrepancies and measured values"""
+        p, po = _po(po_id)
+        return service.submit_golden_sample(p, po, body)
+
+
+@blp.route("/golden-sample-submissions/<uuid:submission_id>")
+class SubmissionItem(MethodView):
+    @blp.response(200, SubmissionSchema)
+    def get(self, submission_id: uuid.UUID):
+        """One golden-sample submission"""
+        return service.submission_or_404(require(), submission_id)[0]
+
+
+@blp.route("/golden-sample-submissions/<uuid:submission_id>/decision")
+class SubmissionDecision(MethodView):
+    @blp.arguments(DecisionSchema)
+    @blp.response(200, SubmissionSchema)
+    def post(self, body, submission_id: uuid.UUID):
+        """Approve (new golden-sample version) or reject a sample, with a comment (brand editors)"""
+        p = require()
+        sub, po = service.submission_or_404(p, submission_id)
+        return service.decide_golden_sample(p, sub, po, body["decision"], body["comment"])
+
+
+# -- schedule, materials, milestones, progress ---------------------------------------------------
+
+@blp.route("/purchase-orders/<uuid:po_id>/schedule")
+class Schedule(MethodView):
+    @blp.response(200, ScheduleSchema)
+    def get(self, po_id: uuid.UUID):
+        """The PO's production schedule"""
+        _, po = _po(po_id)
+        sched = service.schedule_of(po)
+        if sched is None:
+            raise NotFound("This PO has no production schedule yet.")
+        return sched
+
+    @blp.arguments(ScheduleSchema)
+    @blp.response(200, ScheduleSchema)
+    def put(self, body, po_id: uuid.UUID):
+        """Set the production line, slot, planned daily rate and working days (fields given change)"""
+        p, po = _po(po_id)
+        return service.set_schedule(p, po, body)
+
+
+@blp.route("/purchase-orders/<uuid:po_id>/materials")
+class Materials(MethodView):
+    @blp.response(200, MaterialSchema(many=True))
+    def get(self, po_id: uuid.UUID):
+        """Materials to procure for a PO, by ETA"""
+        _, po = _po(po_id)
+        return db.session.scalars(select(Material).where(Material.purchase_order_id == po.id)
+                                  .order_by(Material.eta, Material.name)).all()
+
+    @blp.arguments(MaterialSchema)
+    @blp.response(201, MaterialSchema)
+    def post(self, body, po_id: uuid.UUID):
+        """Add a material with supplier and ETA"""
+        p, po = _po(po_id)
+        return service.add_material(p, po, body)
+
+
+@blp.route("/materials/<uuid:material_id>")
+class MaterialItem(MethodView):
+    @blp.arguments(MaterialUpdateSchema)
+    @blp.response(200, MaterialSchema)
+    def patch(self, body, material_id: uuid.UUID):
+        """Change a material's supplier or ETA, or record it received"""
+        p = require()
+        m, po = service.material_or_404(p, material_id)
+        return service.update_material(p, m, po, body)
+
+
+@blp.route("/purchase-orders/<uuid:po_id>/milestones")
+class Milestones(MethodView):
+    @blp.response(200, MilestoneSchema(many=True))
+    def get(self, po_id: uuid.UUID):
+        """Milestone dates set by hand on a PO (the timeline adds derived and forecast dates)"""
+        _, po = _po(po_id)
+        return db.session.scalars(select(Milestone).where(Milestone.purchase_order_id == po.id)).all()
+
+
+@blp.route("/purchase-orders/<uuid:po_id>/milestones/<string:kind>")
+class MilestoneItem(MethodView):
+    @blp.arguments(MilestoneUpdateSchema)
+    @blp.response(200, MilestoneSchema)
+    def put(self, body, po_id: uuid.UUID, kind: str):
+        """Set a milestone's planned or actual date; production start needs an approved golden sample"""
+        p, po = _po(po_id)
+        if kind not in MILESTONE_KINDS:
+            raise ValidationFailed(errors={"kind": [f"One of: {', '.join(MILESTONE_KINDS)}."]})
+        return service.set_milestone(p, po, kind, body)
+
+
+@blp.route("/purchase-orders/<uuid:po_id>/progress")
+class Progress(MethodView):
+    @blp.response(200, ProgressSchema(many=True))
+    def get(self, po_id: uuid.UUID):
+        """Daily progress reports of a PO, oldest first"""
+        _, po = _po(po_id)
+        return service.progress_reports(po)
+
+    @blp.arguments(ProgressSchema)
+    @blp.response(201, ProgressSchema)
+    @blp.alt_response(200, schema=ProgressSchema, description="the same report was already recorded")
+    def post(self, body, po_id: uuid.UUID):
+        """Report units of a PO line produced on a day (idempotent by the client-made id)"""
+        p, po = _po(po_id)
+        report, created = service.report_progress(p, po, body)
+        return report, 201 if created else 200
+
+
+# -- freight ------------------------------------------------------------------------------------
+
+@blp.route("/purchase-orders/<uuid:po_id>/shipments")
+class Shipments(MethodView):
+    @blp.response(200, ShipmentSchema(many=True))
+    def get(self, po_id: uuid.UUID):
+        """Shipments of a PO with booking, packing list and documents"""
+        _, po = _po(po_id)
+        return db.session.scalars(select(Shipment).where(Shipment.purchase_order_id == po.id)
+                                  .order_by(Shipment.reference)).all()
+
+    @blp.arguments(ShipmentSchema)
+    @blp.response(201, ShipmentSchema)
+    def post(self, body, po_id: uuid.UUID):
+        """Create a shipment; its document checklist follows the PO's destination"""
+        p, po = _po(po_id)
+        return service.create_shipment(p, po, body)
+
+
+def _shipment_detail(shipment, po):
+    return {"shipment": shipment, "packing": service.packing_summary(
+        service.packing_check(shipment, po), {str(line.id): line.product.sku for line in po.lines}),
+        "missing_documents": service.missing_documents(shipment)}
+
+
+@blp.route("/shipments/<uuid:shipment_id>")
+class ShipmentItem(MethodView):
+    @blp.response(200, ShipmentDetailSchema)
+    def get(self, shipment_id: uuid.UUID):
+        """A shipment with its packing-list check, container fit and missing documents"""
+        shipment, po = service.shipment_or_404(require(), shipment_id)
+        return _shipment_detail(shipment, po)
+
+    @blp.arguments(ShipmentUpdateSchema)
+    @blp.response(200, ShipmentDetailSchema)
+    def patch(self, body, shipment_id: uuid.UUID):
+        """Change booking details, departure or delivery; mark the packing list complete"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        return _shipment_detail(service.update_shipment(p, shipment, po, body), po)
+
+
+@blp.route("/shipments/<uuid:shipment_id>/packing-list")
+class PackingList(MethodView):
+    @blp.arguments(PackingListSchema)
+    @blp.response(200, ShipmentDetailSchema)
+    def put(self, body, shipment_id: uuid.UUID):
+        """Replace the packing list; the answer checks it against the PO and estimates containers"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        return _shipment_detail(service.replace_packing_list(p, shipment, po, body["cartons"]), po)
+
+
+@blp.route("/shipments/<uuid:shipment_id>/documents")
+class Documents(MethodView):
+    @blp.arguments(DocumentSchema)
+    @blp.response(201, DocumentSchema)
+    def post(self, body, shipment_id: uuid.UUID):
+        """Add a document to the shipment's export checklist"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        return service.add_document(p, shipment, po, body)
+
+
+@blp.route("/documents/<uuid:document_id>")
+class DocumentItem(MethodView):
+    @blp.arguments(DocumentUpdateSchema)
+    @blp.response(200, DocumentSchema)
+    def patch(self, body, document_id: uuid.UUID):
+        """Approve, reject or waive a document, or change whether it is required"""
+        p = require()
+        doc, po = service.document_or_404(p, document_id)
+        return service.update_document(p, doc, po, body)
+
+
+@blp.route("/documents/<uuid:document_id>/file")
+class DocumentFile(MethodView):
+    @blp.arguments(UploadSchema, location="files")
+    @blp.response(200, DocumentSchema)
+    def put(self, files, document_id: uuid.UUID):
+        """Upload a document's file (multipart/form-data, field "file"; PDF, image or Office file)"""
+        p = require()
+        doc, po = service.document_or_404(p, document_id)
+        f = files["file"]
+        return service.upload_document(p, doc, po, f.stream, f.filename or "", f.mimetype or "")
+
+    @blp.response(302)
+    def get(self, document_id: uuid.UUID):
+        """Download a document's file (a redirect to a short-lived signed URL)"""
+        doc, _ = service.document_or_404(require(), document_id)
+        if not doc.storage_key:
+            raise NotFound("No file has been uploaded for this document.")
+        from ..sync.storage import get_storage
+
+        ttl = current_app.config["STORAGE_PRESIGN_TTL_SECONDS"]
+        return redirect(get_storage().presign_get(doc.storage_key, expires_in=ttl, content_type=doc.content_type))
+
+
+# -- issues -------------------------------------------------------------------------------------
+
+@blp.route("/purchase-orders/<uuid:po_id>/issues")
+class Issues(MethodView):
+    @blp.arguments(IssueQuerySchema, location="query")
+    @blp.response(200, IssueSchema(many=True))
+    def get(self, args, po_id: uuid.UUID):
+        """Issues of a PO, filterable by status ("unresolved" = open or in progress)"""
+        p, po = _po(po_id)
+        from .models import Issue
+
+        q = service.visible_issues(p, po).order_by(Issue.created_at)
+        if args.get("status") == "unresolved":
+            q = q.where(Issue.status.in_(service.OPEN_ISSUE_STATUSES))
+        elif args.get("status"):
+            q = q.where(Issue.status == args["status"])
+        return db.session.scalars(q).all()
+
+    @blp.arguments(IssueSchema)
+    @blp.response(201, IssueSchema)
+    def post(self, body, po_id: uuid.UUID):
+        """Open an issue with type, severity, owner, due date, expected delay and links"""
+        p, po = _po(po_id)
+        return service.create_issue(p, po, body)
+
+
+@blp.route("/issues/from-inspection")
+class IssueFromInspection(MethodView):
+    @blp.arguments(FromInspectionSchema)
+    @blp.response(201, IssueSchema)
+    @blp.alt_response(200, schema=IssueSchema, description="an open issue for this inspection already exists")
+    def post(self, body):
+        """Open a quality-failure issue from a failed inspection in one step"""
+        issue, created = service.issue_from_inspection(require(), body["inspection_id"])
+        return issue, 201 if created else 200
+
+
+@blp.route("/issues/<uuid:issue_id>")
+class IssueItem(MethodView):
+    @blp.response(200, IssueSchema)
+    def get(self, issue_id: uuid.UUID):
+        """One issue with its comment thread"""
+        return service.issue_or_404(require(), issue_id)[0]
+
+    @blp.arguments(IssueUpdateSchema)
+    @blp.response(200, IssueSchema)
+    def patch(self, body, issue_id: uuid.UUID):
+        """Change an issue or move its status (open, in_progress, resolved, verified, wont_fix)"""
+        p = require()
+        issue, po = service.issue_or_404(p, issue_id)
+        return service.update_issue(p, issue, po, body)
+
+
+@blp.route("/issues/<uuid:issue_id>/comments")
+class IssueComments(MethodView):
+    @blp.arguments(CommentFormSchema, location="form")
+    @blp.response(201, IssueCommentSchema)
+    def post(self, form, issue_id: uuid.UUID):
+        """Comment on an issue (multipart/form-data: "body" and any number of "files")"""
+        p = require()
+        issue, po = service.issue_or_404(p, issue_id)
+        files = [(f.stream, f.filename or "", f.mimetype or "") for f in request.files.getlist("files")]
+        return service.add_comment(p, issue, po, form["body"], files)
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+@blp.route("/purchase-orders/<uuid:po_id>/alerts")
+class Alerts(MethodView):
+    @blp.arguments(AlertQuerySchema, location="query")
+    @blp.response(200, AlertSchema(many=True))
+    def get(self, args, po_id: uuid.UUID):
+        """Delay-risk, freight and overdue-issue alerts of a PO, most severe first"""
+        p, po = _po(po_id)
+        if p.is_inspector_only:
+            return []
+        if args["include_resolved"]:
+            from .models import PoAlert
+
+            return db.session.scalars(select(PoAlert).where(PoAlert.purchase_order_id == po.id)
+                                      .order_by(PoAlert.created_at.desc())).all()
+        return service.open_alerts(po)
+
+
+@blp.route("/alerts/<uuid:alert_id>/acknowledge")
+class AlertAcknowledge(MethodView):
+    @blp.response(200, AlertSchema)
+    def post(self, alert_id: uuid.UUID):
+        """Acknowledge an alert (it stays until its cause goes away)"""
+        p = require()
+        alert, po = service.alert_or_404(p, alert_id)
+        return service.acknowledge_alert(p, alert, po)
+
+
+@blp.route("/alerts/<uuid:alert_id>/issue")
+class AlertIssue(MethodView):
+    @blp.response(201, IssueSchema)
+    @blp.alt_response(200, schema=IssueSchema, description="an open issue for this alert already exists")
+    def post(self, alert_id: uuid.UUID):
+        """Open an issue from an alert in one step"""
+        p = require()
+        alert, po = service.alert_or_404(p, alert_id)
+        issue, created = service.issue_from_alert(p, alert, po)
+        return issue, 201 if created else 200
