@@ -680,8 +680,9 @@ def measure_unit(
     box = cv2.boxPoints(((cx, cy), (rw, rh), angle)) / px_per_mm + np.asarray(origin_mm)
     lab_pix = color.linear_srgb_to_lab(np.clip(pix[inliers][:: max(1, inliers.sum() // 4000)], 0, None))
     spread = float(np.median(color.delta_e_cie2000(lab_pix, color.linear_srgb_to_lab(np.clip(unit_rgb, 0, None)))))
-    ys, xs = np.nonzero(fine)
-    touches = bool(ys.min() <= 1 or xs.min() <= 1 or ys.max() >= h - 2 or xs.max() >= w - 2)
+    # Touching the area's edge over more than 1 mm: part of the unit may lie outside.
+    edge_px = int(fine[:2].sum() + fine[-2:].sum() + fine[:, :2].sum() + fine[:, -2:].sum())
+    touches = edge_px >= 2 * px_per_mm
     return UnitMeasurement(
         length_mm=float(max(rw, rh) / px_per_mm),
         width_mm=float(min(rw, rh) / px_per_mm),

@@ -275,13 +275,16 @@ def make_photo(
     shape = "rectangle" if rng.random() < 0.5 else "rounded"
     length = float(rng.uniform(40.0, 100.0))
     width = float(rng.uniform(22.0, min(length, 80.0)))
-    angle = float(rng.uniform(-90, 90))
     radius = float(rng.uniform(3.0, min(10.0, width / 3))) if shape == "rounded" else 0.0
-    poly = _rounded_rect(0, 0, length, width, angle, radius)
-    ext = poly.max(axis=0) - poly.min(axis=0)
-    lo = np.array([ux0 + 3, uy0 + 3]) + ext / 2
-    hi = np.array([ux1 - 3, uy1 - 3]) - ext / 2
-    center = rng.uniform(lo, np.maximum(hi, lo + 1e-3))
+    while True:  # an angle at which the unit fits inside the unit area with 3 mm to spare
+        angle = float(rng.uniform(-90, 90))
+        poly = _rounded_rect(0, 0, length, width, angle, radius)
+        ext = poly.max(axis=0) - poly.min(axis=0)
+        lo = np.array([ux0 + 3, uy0 + 3]) + ext / 2
+        hi = np.array([ux1 - 3, uy1 - 3]) - ext / 2
+        if np.all(hi >= lo):
+            break
+    center = rng.uniform(lo, hi)
     poly = poly + center
     srgb = _random_unit_colour(rng)
     unit_refl = color.srgb_to_linear(srgb).astype(np.float32)
