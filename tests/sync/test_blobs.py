@@ -410,3 +410,29 @@ def test_jpeg_with_a_large_exif_block_is_accepted(app, client, as_inspector):
     photo_id = declare(data, content_type="image/jpeg")
     r = upload(client, as_inspector, photo_id, data)
     assert r.status_code == 200, r.get_json()
+
+
+def test_two_uploads_of_the_same_bytes_leave_one_object(app, client, as_inspector, login):
+    data = png()
+    first, second = declare(data), declare(data, inspection="inspection:final:B")
+    targets = [client.post(f"/api/v1/blobs/{pid}/upload", headers=as_inspector).get_json() for pid in (first, second)]
+    for target in targets:  # both phones upload before either completes
+        assert send(client, "PUT", target["url"], data)[0] == 200
+    manager = login("manager@demo.lineside.test", "demo-manager")  # the factory's manager may complete too
+    for pid in (first, second):
+        assert client.post(f"/api/v1/blobs/{pid}/complete", headers=manager).status_code == 200
+    assert len(stored_objects(app)) == 1
+    assert photo_row(first).storage_key == photo_row(second).storage_key
+
+
+def test_a_complete_racing_a_finished_one_does_not_enqueue_again(app, client, as_inspector, analysis_calls):
+    from server.sync import blobs
+
+    data = png()
+    photo_id = declare(data)
+    upload(client, as_inspector, photo_id, data)
+    row = photo_row(photo_id)
+    row.upload_state = "declared"  # what a concurrent complete read before the first one committed
+    blobs._mark_stored(row, row.storage_key)
+    assert analysis_calls == [uuid.UUID(photo_id)]
+    assert photo_row(photo_id).upload_state == "stored"
