@@ -1,4 +1,4 @@
-// Translation: t('key', {param}) looks the key up in the current language, then English.
+// Translation: t(KEY, {param}) looks KEY up in the current language, then in English.
 
 import en from './en.js';
 
