@@ -1,0 +1,195 @@
+"""Delivering alert events: signed webhooks and e-mail.
+
+Webhooks
+--------
+Each event becomes one :class:`~server.review.models.WebhookDelivery` per subscribed endpoint,
+written with the event (an outbox). :func:`attempt_delivery` sends it once: a JSON POST with
+``Lineside-Signature: t=<unix seconds>,v1=<HMAC-SHA256>`` (:mod:`server.inspect.signing`),
+``Lineside-Event`` and ``Lineside-Delivery`` headers, a timeout of
+``WEBHOOK_TIMEOUT_SECONDS`` and no redirects. Any 2xx is delivered; anything else is logged
+as an attempt row and retried with capped exponential back-off until
+``WEBHOOK_MAX_ATTEMPTS``.
+
+SSRF
+----
+A webhook URL makes the server send requests where a tenant asks, so a URL pointing inside
+the network (cloud metadata at 169.254.169.254, the database, Redis, admin consoles) would let
+a brand user probe or reach internal services. :func:`check_url` allows only http and https,
+resolves the host, and refuses link-local, metadata, multicast, unspecified and reserved
+addresses always, and private, loopback and shared addresses unless ``WEBHOOK_ALLOW_PRIVATE``
+is set (tests, on-premises receivers). The check runs when the endpoint is saved and again
+before every attempt (DNS can change); redirects are not followed. A DNS answer that changes
+between the check and the connection (rebinding) remains a residual risk; deployments that
+need more should send webhooks through an egress proxy.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import smtplib
+import socket
+import time
+import uuid
+from datetime import timedelta
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from flask import current_app
+
+from ..inspect.signing import backoff_seconds, sign
+from ..models import utcnow
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = "Lineside-Webhooks/1"
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+
+
+class UnsafeUrl(ValueError):
+    """A webhook URL that the server refuses to call."""
+
+
+def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
+    """Refuse URLs that are not http(s) or that point at addresses the server must not call.
+
+    Raises :class:`UnsafeUrl` with a reason a user can act on.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeUrl("Use an http:// or https:// URL.")
+    host = parts.hostname
+    if not host:
+        raise UnsafeUrl("The URL has no host.")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeUrl("The URL's port is not valid.") from None
+    if not resolve:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise UnsafeUrl("The host name does not resolve.") from None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if getattr(ip, "ipv4_mapped", None):
+            ip = ip.ipv4_mapped
+        if ip in _METADATA or ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+            raise UnsafeUrl("The URL points at a link-local, metadata or reserved address.")
+        if not allow_private and not ip.is_global:
+            raise UnsafeUrl("The URL points at a private or loopback address.")
+
+
+def event_body(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> str:
+    """The exact JSON text that is signed and sent for an event."""
+    return json.dumps({"id": str(event_id), "type": event_type, "created_at": utcnow().isoformat(),
+                       "data": data}, separators=(",", ":"), sort_keys=True)
+
+
+def attempt_delivery(delivery_id: str, *, jitter: float = 0.0) -> tuple[str, float | None]:
+    """Send one delivery once and log the attempt.
+
+    Returns ``(status, retry_in_seconds)``: ``delivered``, ``failed`` (gave up, or the endpoint
+    is gone or disabled) or ``retrying`` with the back-off before the next attempt. Commits.
+    Never raises for network errors.
+    """
+    from ..extensions import db
+    from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+    d = db.session.get(WebhookDelivery, uuid.UUID(str(delivery_id)))
+    if d is None or d.status in ("delivered", "failed"):
+        return (d.status if d else "failed"), None
+    ep = db.session.get(WebhookEndpoint, d.endpoint_id)
+    cfg = current_app.config
+    d.attempts += 1
+    attempt = WebhookAttempt(delivery_id=d.id, attempt=d.attempts, error="")
+    started = time.monotonic()
+    ok = False
+    if ep is None or not ep.active:
+        attempt.error = "endpoint removed or disabled"
+        d.status, d.next_retry_at = "failed", None
+        db.session.add(attempt)
+        db.session.commit()
+        return "failed", None
+    try:
+        check_url(ep.url, allow_private=cfg["WEBHOOK_ALLOW_PRIVATE"])
+        body = d.body.encode("utf-8")
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                   "Lineside-Signature": sign(ep.secret, int(time.time()), body),
+                   "Lineside-Event": d.event_type, "Lineside-Delivery": str(d.id)}
+        resp = requests.post(ep.url, data=body, headers=headers, timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"],
+                             allow_redirects=False)
+        attempt.status_code = resp.status_code
+        ok = 200 <= resp.status_code < 300
+        if not ok:
+            attempt.error = f"HTTP {resp.status_code}"
+    except UnsafeUrl as exc:
+        attempt.error = f"refused: {exc}"
+    except requests.RequestException as exc:
+        attempt.error = f"{type(exc).__name__}: {exc}"[:1000]
+    attempt.duration_ms = int((time.monotonic() - started) * 1000)
+    retry_in = None
+    if ok:
+        d.status, d.delivered_at, d.next_retry_at = "delivered", utcnow(), None
+    elif d.attempts >= cfg["WEBHOOK_MAX_ATTEMPTS"] or attempt.error.startswith("refused"):
+        d.status, d.next_retry_at = "failed", None
+    else:
+        retry_in = backoff_seconds(d.attempts, jitter=jitter)
+        d.status = "retrying"
+        d.next_retry_at = attempt.next_retry_at = utcnow() + timedelta(seconds=retry_in)
+    db.session.add(attempt)
+    db.session.commit()
+    if not ok:
+        log.info("webhook delivery %s attempt %s failed: %s", d.id, d.attempts, attempt.error)
+    return d.status, retry_in
+
+
+def send_alert_email(alert_id: str, event_type: str) -> int:
+    """E-mail an alert event to the brand's reviewers and admins through SMTP.
+
+    Does nothing (returns 0) without ``SMTP_HOST`` or recipients. Returns the number of
+    recipients. Raises ``smtplib.SMTPException`` or ``OSError`` when the server fails, so the
+    task can retry.
+    """
+    from ..extensions import db
+    from .models import DriftAlert
+    from .service import alert_payload, brand_recipients
+
+    cfg = current_app.config
+    if not cfg["SMTP_HOST"]:
+        return 0
+    alert = db.session.get(DriftAlert, uuid.UUID(str(alert_id)))
+    if alert is None:
+        return 0
+    to = brand_recipients(alert.brand_id)
+    if not to:
+        return 0
+    data = alert_payload(alert)
+    what = {"drift.alert.opened": "New", "drift.alert.escalated": "Escalated",
+            "drift.alert.resolved": "Resolved"}.get(event_type, "Update")
+    msg = EmailMessage()
+    msg["Subject"] = f"[Lineside] {what} {alert.level}: {alert.message}"[:200]
+    msg["From"] = cfg["SMTP_FROM"]
+    msg["To"] = ", ".join(to)
+    msg["Message-ID"] = f"<{uuid.uuid4()}@lineside>"
+    base = (cfg.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    lines = [alert.message, "",
+             f"Batch: {data['batch_code']}", f"Standard: {alert.standard_name} ({alert.kind})",
+             f"Rule: {alert.rule}, level {alert.level}, status {alert.status}"]
+    if alert.direction:
+        lines.append(f"Direction: {alert.direction}")
+    if "delta_e" in (alert.details or {}):
+        lines.append(f"Latest ΔE00 to the golden sample: {alert.details['delta_e']}")
+    if base:
+        lines += ["", f"Open the alert: {base}/#/review/alerts/{alert.id}"]
+    msg.set_content("\n".join(lines))
+    with smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]), timeout=cfg["SMTP_TIMEOUT_SECONDS"]) as smtp:
+        if cfg["SMTP_STARTTLS"]:
+            smtp.starttls()
+        if cfg["SMTP_USERNAME"]:
+            smtp.login(cfg["SMTP_USERNAME"], cfg["SMTP_PASSWORD"])
+        smtp.send_message(msg)
+    return len(to)
