@@ -431,8 +431,10 @@ def test_a_complete_racing_a_finished_one_does_not_enqueue_again(app, client, as
     data = png()
     photo_id = declare(data)
     upload(client, as_inspector, photo_id, data)
+    from sqlalchemy.orm.attributes import set_committed_value
+
     row = photo_row(photo_id)
-    row.upload_state = "declared"  # what a concurrent complete read before the first one committed
+    set_committed_value(row, "upload_state", "declared")  # what a concurrent complete read earlier
     blobs._mark_stored(row, row.storage_key)
     assert analysis_calls == [uuid.UUID(photo_id)]
     assert photo_row(photo_id).upload_state == "stored"
