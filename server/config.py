@@ -40,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
     "SYNC_PAGE_LIMIT": 500,
     "SYNC_PAGE_MAX_LIMIT": 2000,
     "SYNC_TOMBSTONE_RETENTION_SECONDS": 90 * 24 * 3600,
+    # tests only: sleep this long per mutation inside a push's transaction (to kill a worker mid-push)
+    "SYNC_TEST_DELAY_PER_MUTATION_SECONDS": 0.0,
     # background work; "" means eager, in-process
     "CELERY_BROKER_URL": "",
     "CELERY_RESULT_BACKEND": "",

@@ -146,3 +146,46 @@ class SyncClient:
 
     def get(self, entity: str, id_: str) -> dict | None:
         return self.store.get((entity, id_))
+
+
+# -- data helpers (need an app context) ------------------------------------------------------
+
+def add_inspector(email: str, name: str = "Other Inspector", password: str = "other-inspector-pw"):
+    """A second inspector in the demo factory; returns the user."""
+    from server.accounts.models import Organisation
+    from server.accounts.service import add_membership, create_user
+    from server.accounts.models import Role
+    from server.demo import demo_id
+    from server.extensions import db
+
+    user = create_user(email, password, name)
+    add_membership(user, db.session.get(Organisation, demo_id("org:factory")), Role.inspector)
+    db.session.commit()
+    return user
+
+
+def add_inspection(inspector_id, name: str = "inspection:other"):
+    """Another inspection on the demo PO, assigned to ``inspector_id``; returns its id."""
+    from server.demo import demo_id
+    from server.extensions import db
+    from server.inspect.models import Inspection
+
+    insp = Inspection(id=demo_id(name), kind="inline", purchase_order_id=demo_id("po:42"),
+                      batch_id=demo_id("batch:A"), product_id=demo_id("product:tray"),
+                      template_id=demo_id("template:tray:1"), inspector_id=inspector_id,
+                      golden_sample_id=demo_id("golden:tray:1"), lot_size=2500)
+    db.session.add(insp)
+    db.session.commit()
+    return insp.id
+
+
+def response_fields(inspection_id, item_key: str = "surface", value="yes", **extra) -> dict:
+    return {"inspection_id": str(inspection_id), "item_key": item_key, "value": value, **extra}
+
+
+def count(model, *where) -> int:
+    from sqlalchemy import func, select
+
+    from server.extensions import db
+
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
