@@ -1,0 +1,136 @@
+"""The inspection report (HTML for A4 print), share links, photos in the report, CSV exports."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from server.extensions import db
+from server.inspect.models import ChecklistResponse, Defect, Photo, ReportShareLink
+
+API = "/api/v1"
+
+
+@pytest.fixture
+def report_url(demo):
+    return f"{API}/inspections/{demo('inspection:inline:A')}/report"
+
+
+def test_demo_report_renders_with_real_data(client, as_reviewer, report_url):
+    r = client.get(report_url, headers=as_reviewer)
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    html = r.get_data(as_text=True)
+    assert re.search(r'id="verdict">Verdict: <strong>PASS</strong>', html)
+    # plan for lot 2500, level II normal: code K, n 125; major Ac 7 Re 8 with 2 found
+    major = re.search(r'<tr class="class-major">(.*?)</tr>', html, re.S).group(1)
+    assert re.findall(r'<td[^>]*>([^<]*)</td>', major) == ["2.5", "K", "125", "7", "8", "2", "accepted"]
+    assert re.search(r'<td class="num out-of-tolerance"[^>]*>121\.40 ', html)  # unit 3's length, 120 ± 1
+    assert '<dd class="inspector">Ivan Inspector</dd>' in html
+    assert "photo pending upload" in html
+
+
+def test_report_page_runs_under_a_strict_csp_with_no_scripts(client, as_reviewer, report_url):
+    r = client.get(report_url, headers=as_reviewer)
+    html = r.get_data(as_text=True)
+    assert "<script" not in html and "style=" not in html and "<style" not in html
+    assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "'unsafe-inline'" not in r.headers["Content-Security-Policy"]
+    css = client.get(re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1))
+    assert css.status_code == 200 and "@page { size: A4" in css.get_data(as_text=True)
+
+
+def test_report_escapes_what_users_typed(client, as_reviewer, report_url, demo):
+    db.session.get(ChecklistResponse, demo("response:A:remarks")).value = "<img src=x onerror=alert(1)>"
+    db.session.commit()
+    html = client.get(report_url, headers=as_reviewer).get_data(as_text=True)
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_report_needs_sign_in(client, demo, report_url):
+    assert client.get(report_url).status_code == 401
+
+
+def test_report_shows_the_override_and_sign_off(client, as_reviewer, as_inspector, report_url, demo):
+    iid = demo("inspection:inline:A")
+    client.post(f"{API}/inspections/{iid}/sign-off", headers=as_inspector)
+    client.post(f"{API}/inspections/{iid}/verdict-override", json={"verdict": "fail", "reason": "Chip on rim"},
+                headers=as_reviewer)
+    html = client.get(report_url, headers=as_reviewer).get_data(as_text=True)
+    assert "Verdict: <strong>FAIL</strong>" in html and "computed pass" in html and "Chip on rim" in html
+    assert re.search(r"Signed off \d{4}-\d\d-\d\d \d\d:\d\d UTC", html)
+
+
+def _share(client, headers, demo, **body):
+    r = client.post(f"{API}/inspections/{demo('inspection:inline:A')}/share-links", json=body, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_share_link_opens_the_report_without_sign_in_until_revoked(client, as_reviewer, demo):
+    link = _share(client, as_reviewer, demo)
+    path = link["url"].split("://", 1)[1].split("/", 1)[1]
+    r = client.get("/" + path)
+    assert r.status_code == 200 and "Ivan Inspector" in r.get_data(as_text=True)
+    assert r.headers["Referrer-Policy"] == "no-referrer" and r.headers["Cache-Control"] == "no-store"
+    token = path.rsplit("/", 1)[1]
+    stored = db.session.scalar(select(ReportShareLink))
+    assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest() and token not in stored.token_hash
+    r = client.delete(f"{API}/inspections/{demo('inspection:inline:A')}/share-links/{link['id']}", headers=as_reviewer)
+    assert r.status_code == 204
+    assert client.get("/" + path).status_code == 404
+
+
+def test_expired_share_link_is_not_found(client, as_reviewer, demo):
+    link = _share(client, as_reviewer, demo, expires_in_seconds=60)
+    row = db.session.scalar(select(ReportShareLink))
+    row.expires_at = row.expires_at - timedelta(seconds=120)
+    db.session.commit()
+    assert client.get("/r/" + link["url"].rsplit("/", 1)[1]).status_code == 404
+
+
+def test_inspector_cannot_share_the_report(client, as_inspector, demo):
+    r = client.post(f"{API}/inspections/{demo('inspection:inline:A')}/share-links", json={}, headers=as_inspector)
+    assert r.status_code == 403
+
+
+def test_unknown_share_token_is_not_found(client, demo):
+    assert client.get("/r/not-a-real-token").status_code == 404
+
+
+def test_stored_photo_appears_in_the_report_and_streams_after_the_check(app, client, as_reviewer, report_url, demo):
+    from server.sync.storage import get_storage
+
+    data = b"\xff\xd8\xff\xe0 fake jpeg bytes"
+    key = "photos/" + hashlib.sha256(data).hexdigest()
+    get_storage().put(key, data, content_type="image/jpeg")
+    photo = db.session.get(Photo, demo("photo:A:chip"))
+    photo.storage_key, photo.upload_state, photo.sha256 = key, "stored", hashlib.sha256(data).hexdigest()
+    db.session.commit()
+    html = client.get(report_url, headers=as_reviewer).get_data(as_text=True)
+    src = re.search(r'<img class="thumb" src="([^"]+)" alt="Photo of Chipped coating or enamel">', html).group(1)
+    r = client.get(src)
+    assert r.status_code == 200 and r.get_data() == data and r.mimetype == "image/jpeg"
+    assert client.get(src[:-3] + "xyz").status_code == 404  # a tampered token
+
+
+def test_measurements_csv_lists_every_measurement(client, as_reviewer, demo):
+    r = client.get(f"{API}/inspections/{demo('inspection:inline:A')}/measurements.csv", headers=as_reviewer)
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    assert len(rows) == 15
+    out = [row for row in rows if row["in_tolerance"] == "no"]
+    assert [(o["unit_index"], o["dimension"], o["value_mm"]) for o in out] == [("2", "length", "121.4")]
+
+
+def test_csv_cells_cannot_start_a_formula(client, as_reviewer, demo):
+    db.session.get(Defect, demo("defect:A:chip")).note = "=HYPERLINK(\"http://evil\",\"x\")"
+    db.session.get(Defect, demo("defect:A:scratch")).note = "@SUM(A1)"
+    db.session.commit()
+    r = client.get(f"{API}/inspections/{demo('inspection:inline:A')}/defects.csv", headers=as_reviewer)
+    notes = [row["note"] for row in csv.DictReader(io.StringIO(r.get_data(as_text=True)))]
+    assert sorted(notes) == sorted(["'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(A1)"])
