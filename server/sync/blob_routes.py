@@ -59,8 +59,7 @@ def _local_claims(token: str, *ops: str) -> tuple[LocalStorage, dict]:
 class StorageObject(MethodView):
     """The local folder backend's stand-in for presigned S3 URLs (the token is the credential)."""
 
-    @blobs_blp.doc(security=[])
-    @blobs_blp.response(200)
+    @blobs_blp.doc(security=[], responses={200: {"description": "stored (empty body, ETag header)"}})
     def put(self, token: str):
         """Upload bytes to a signed local-storage URL (raw body, like an S3 presigned PUT)"""
         storage, claims = _local_claims(token, "put", "part")
@@ -75,8 +74,8 @@ class StorageObject(MethodView):
         resp.headers["ETag"] = f'"{size}"'
         return resp
 
-    @blobs_blp.doc(security=[])
-    @blobs_blp.response(200)
+    @blobs_blp.doc(security=[], responses={200: {"description": "the object's bytes",
+                                                 "content": {"image/*": {}, "application/octet-stream": {}}}})
     def get(self, token: str):
         """Download bytes from a signed local-storage URL"""
         storage, claims = _local_claims(token, "get")
