@@ -35,7 +35,23 @@ def enqueue_analysis(photo_id: uuid.UUID | str, *, force: bool = False) -> None:
 
     Call it after the transaction that stored the photo has committed, so the worker sees it.
     """
-    analyse_photo_task.delay(str(photo_id), force=force)
+    photo_id = str(photo_id)
+    if analyse_photo_task.app.conf.task_always_eager:
+        _end_read_transaction()
+    analyse_photo_task.delay(photo_id, force=force)
+
+
+def _end_read_transaction() -> None:
+    """Before an in-process (eager) run: end the caller's read-only transaction, if one is open.
+
+    The task runs in its own app context with its own session and connection. On SQLite every
+    transaction takes the write lock at BEGIN (see :mod:`server.db_setup`), so a caller that has
+    read anything since its commit (even an expired attribute) would block the task's writes.
+    Pending changes are left alone: the caller must have committed before enqueuing.
+    """
+    session = db.session()  # the caller's Session (not the scoped proxy)
+    if session.in_transaction() and not (session.new or session.dirty or session.deleted):
+        session.commit()
 
 
 @shared_task(name="inspect.analyse_photo", bind=True, acks_late=True, reject_on_worker_lost=True,

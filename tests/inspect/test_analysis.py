@@ -1,0 +1,214 @@
+"""Photo analysis end to end on the demo: upload -> task (eager) -> stored results, flags, measurements.
+
+The demo golden sample is TRAY-120-SAGE, 120 × 80 mm, sage green Lab [62, -18, 12], ΔE00 2.0,
+length and width ±1.0 mm. The photos are synthetic (known truth), see ``photo_flow``.
+"""
+from __future__ import annotations
+
+import sys
+import types
+import uuid
+
+import pytest
+
+from tests.inspect.photo_flow import demo_photo, declare_photo, photo_measurements, photo_row, store_photo, upload_photo
+
+
+def _analyse(photo_id, **kw):
+    from server.inspect.analysis import analyse_photo
+
+    return analyse_photo(photo_id, **kw)
+
+
+# -- end to end through the blob API ---------------------------------------------------------------
+
+def test_photo_in_tolerance_passes_unflagged_with_overlay_and_measurements(app, client, as_inspector):
+    from server.sync.storage import get_storage
+
+    data = demo_photo("in_tolerance")
+    photo_id = declare_photo(data)
+    before = photo_row(photo_id).rev
+    r = upload_photo(client, as_inspector, photo_id, data)
+    assert r.status_code == 200, r.get_json()
+
+    photo = photo_row(photo_id)
+    assert (photo.upload_state, photo.analysis_status) == ("analysed", "pass")
+    assert (photo.flagged, photo.flag_reasons, photo.review_state) == (False, [], "none")
+    assert photo.rev > before  # phones get the result by pull
+    assert abs(photo.analysis["length_mm"] - 120.0) < 1.0 and abs(photo.analysis["width_mm"] - 80.0) < 1.0
+    assert photo.analysis["delta_e_cie2000"] < 2.0
+    assert photo.analysis["reference"]["lab"] == [62.0, -18.0, 12.0]
+    assert "overlay_jpeg" not in photo.analysis
+    assert get_storage().head(photo.overlay_key) > 0
+    overlay = client.get(f"/api/v1/blobs/{photo_id}/download?variant=overlay", headers=as_inspector)
+    assert overlay.status_code == 200, overlay.get_json()
+
+    found = photo_measurements(photo_id)
+    assert sorted(found) == ["length", "width"]
+    assert all(m.source == "photo" and m.in_tolerance and not m.deleted for m in found.values())
+    assert abs(found["length"].value_si - 120.0) < 1.0
+    # TODO(sync pull): assert the inspector's /api/v1/sync/pull carries the photo's analysis and
+    # flagged state once the sync routes land (server/sync/routes.py).
+
+
+def test_photo_out_of_tolerance_is_flagged_for_review_with_failing_measurements(app, client, as_inspector):
+    data = demo_photo("out_of_tolerance")
+    photo_id = declare_photo(data)
+    assert upload_photo(client, as_inspector, photo_id, data).status_code == 200
+
+    photo = photo_row(photo_id)
+    assert photo.analysis_status == "fail"
+    assert photo.flagged and "out_of_tolerance" in photo.flag_reasons
+    assert photo.review_state == "open"
+    assert any("ΔE00" in reason for reason in photo.analysis["reasons"])
+    found = photo_measurements(photo_id)
+    assert found["length"].in_tolerance is False
+    assert found["width"].in_tolerance is True
+
+
+def test_photo_without_the_card_is_flagged_unusable_and_gives_no_measurements(app, client, as_inspector):
+    data = demo_photo("no_card")
+    photo_id = declare_photo(data)
+    assert upload_photo(client, as_inspector, photo_id, data).status_code == 200
+
+    photo = photo_row(photo_id)
+    assert (photo.analysis_status, photo.flag_reasons, photo.review_state) == ("unusable", ["unusable"], "open")
+    assert any("card not found" in reason for reason in photo.analysis["reasons"])
+    assert photo_measurements(photo_id) == {}
+
+
+# -- the service -----------------------------------------------------------------------------------
+
+def test_reference_comes_from_the_golden_sample_colour_standard_and_specs(app, demo):
+    from server.extensions import db
+    from server.inspect.analysis import build_reference
+    from server.inspect.models import Inspection
+
+    reference = build_reference(db.session.get(Inspection, demo("inspection:inline:A")))
+    assert reference == {"lab": [62.0, -18.0, 12.0], "length_mm": 120.0, "width_mm": 80.0, "delta_e_max": 2.0,
+                         "size_tolerance_mm": 1.0, "golden_sample_id": str(demo("golden:tray:1")),
+                         "golden_sample_version": 1}
+
+
+def test_reanalysis_updates_the_same_measurement_rows(app, demo):
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    assert _analyse(photo_id) == "pass"
+    first = {name: (m.id, m.rev) for name, m in photo_measurements(photo_id).items()}
+    assert _analyse(photo_id, force=True) == "pass"
+    again = {name: (m.id, m.rev) for name, m in photo_measurements(photo_id).items()}
+    assert {n: i for n, (i, _) in again.items()} == {n: i for n, (i, _) in first.items()}
+
+
+def test_a_redelivered_analysis_of_an_analysed_photo_changes_nothing(app, demo):
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    _analyse(photo_id)
+    rev = photo_row(photo_id).rev
+    assert _analyse(photo_id) == "pass"
+    assert photo_row(photo_id).rev == rev
+
+
+def test_reanalysis_that_turns_unusable_tombstones_the_photo_measurements(app, demo, monkeypatch):
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    _analyse(photo_id)
+    monkeypatch.setattr("server.inspect.vision.analyze_photo", _raising)
+    assert _analyse(photo_id, force=True) == "unusable"
+    assert all(m.deleted for m in photo_measurements(photo_id).values())
+
+
+def test_a_crash_mid_analysis_leaves_the_photo_stored_and_analysable(app, demo, monkeypatch):
+    class WorkerKilled(BaseException):
+        pass
+
+    def killed(*a, **kw):
+        raise WorkerKilled
+
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    monkeypatch.setattr("server.inspect.analysis.store_overlay", killed)
+    with pytest.raises(WorkerKilled):
+        _analyse(photo_id)
+    assert photo_row(photo_id).upload_state == "stored"
+    assert photo_measurements(photo_id) == {}
+    monkeypatch.undo()
+    assert _analyse(photo_id) == "pass"
+
+
+def _raising(*a, **kw):
+    raise RuntimeError("boom")
+
+
+def test_an_exception_inside_the_pipeline_ends_unusable_with_a_reason(app, demo, monkeypatch):
+    monkeypatch.setattr("server.inspect.vision.analyze_photo", _raising)
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    assert _analyse(photo_id) == "unusable"
+    photo = photo_row(photo_id)
+    assert photo.upload_state == "analysed" and photo.flag_reasons == ["unusable"]
+    assert photo.analysis["reasons"] == ["analysis failed unexpectedly (RuntimeError)"]
+
+
+def test_a_photo_missing_from_storage_ends_unusable(app, demo):
+    from server.sync.storage import get_storage
+
+    photo_id = store_photo(b"\xff\xd8\xff\xe0 whatever")
+    get_storage().delete(photo_row(photo_id).storage_key)
+    assert _analyse(photo_id) == "unusable"
+    assert "missing from storage" in photo_row(photo_id).analysis["reasons"][0]
+
+
+def test_declared_photos_are_not_analysed(app, demo):
+    photo_id = declare_photo(demo_photo("in_tolerance"))
+    assert _analyse(photo_id) is None
+    assert photo_row(photo_id).upload_state == "declared"
+
+
+def test_inspector_flags_are_kept_when_the_analysis_passes(app, demo):
+    from server.extensions import db
+    from server.inspect.models import Photo
+
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    photo = db.session.get(Photo, photo_id)
+    photo.flagged_by_inspector, photo.flag_reasons = True, ["inspector"]
+    db.session.commit()
+    _analyse(photo_id)
+    photo = photo_row(photo_id)
+    assert (photo.flagged, photo.flag_reasons, photo.review_state) == (True, ["inspector"], "open")
+
+
+def test_the_review_hook_gets_the_analysed_photo(app, demo, monkeypatch):
+    seen = []
+    fake = types.ModuleType("server.review.service")
+    fake.on_photo_analysed = lambda photo: seen.append((photo.id, photo.analysis_status))
+    monkeypatch.setitem(sys.modules, "server.review.service", fake)
+    photo_id = store_photo(demo_photo("out_of_tolerance"))
+    _analyse(photo_id)
+    assert seen == [(photo_id, "fail")]
+
+
+def test_a_failing_review_hook_does_not_undo_the_analysis(app, demo, monkeypatch):
+    fake = types.ModuleType("server.review.service")
+    fake.on_photo_analysed = _raising
+    monkeypatch.setitem(sys.modules, "server.review.service", fake)
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    assert _analyse(photo_id) == "pass"
+    assert photo_row(photo_id).upload_state == "analysed"
+
+
+# -- flags (pure) ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("status", "confidence", "flags"), [
+    ("pass", 0.9, []),
+    ("pass", 0.59, ["low_confidence"]),
+    ("fail", 0.9, ["out_of_tolerance"]),
+    ("fail", 0.3, ["out_of_tolerance", "low_confidence"]),
+    ("unusable", 0.0, ["unusable"]),
+])
+def test_flags_follow_status_and_confidence_threshold(status, confidence, flags):
+    from server.inspect.analysis import flags_for
+
+    assert flags_for({"status": status, "confidence": confidence}, 0.6) == flags
+
+
+def test_measurement_ids_are_fixed_per_photo_and_spec():
+    from server.inspect.analysis import measurement_id
+
+    photo, spec = uuid.uuid4(), uuid.uuid4()
+    assert measurement_id(photo, spec) == measurement_id(photo, spec) != measurement_id(photo, uuid.uuid4())
