@@ -49,7 +49,7 @@ class DriftAlert(IdMixin, TimestampMixin, db.Model):
     rule: Mapped[str] = mapped_column(String(12))  # ewma | trend
     level: Mapped[str] = mapped_column(String(12))  # warning | alarm
     status: Mapped[str] = mapped_column(String(14), default="open")
-    open_slot: Mapped[str | None] = mapped_column(String(8), default=OPEN_SLOT)
+    open_slot: Mapped[str | None] = mapped_column(String(8))  # OPEN_SLOT or NULL, always set explicitly
     direction: Mapped[str] = mapped_column(String(200), default="")
     message: Mapped[str] = mapped_column(Text, default="")
     # {"photo_id", "photo_count", "delta_e", "chart", "index"} at the latest evaluation

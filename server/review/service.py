@@ -10,6 +10,7 @@ failing endpoint never holds up a decision, an analysis or another endpoint.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import uuid
@@ -292,6 +293,18 @@ def drift_settings() -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=32)
+def _colour_limit_width(lam: float, limit_width: float) -> float:
+    """The per-component limit width of the three colour charts (an ARL integral: cached)."""
+    return float(drift_stats.component_limit_width(lam, limit_width, 3))
+
+
+def _colour_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Colour chart settings with the family-wise limit width computed once per (λ, L)."""
+    return {**settings, "limit_width": _colour_limit_width(settings["lam"], settings["limit_width"]),
+            "adjust_for_multiple_charts": False}
+
+
 def batch_photos(batch_id: uuid.UUID) -> list[Photo]:
     """Analysed photos of a batch in production order.
 
@@ -369,6 +382,7 @@ def evaluate_batch(batch: Batch) -> list[SeriesDrift]:
     product, _, golden = _batch_context(batch)
     photos = batch_photos(batch.id)
     settings = drift_settings()
+    colour_settings = _colour_settings(settings)
     out: list[SeriesDrift] = []
     standards = [s for s in product.colour_standards if not s.deleted]
     measured = golden.measured if golden is not None and isinstance(golden.measured, dict) else {}
@@ -378,12 +392,12 @@ def evaluate_batch(batch: Batch) -> list[SeriesDrift]:
         golden_lab = measured.get("lab_samples") if len(standards) == 1 else None
         try:
             result = drift_stats.evaluate_colour_series(
-                np.array([_lab_of(ph.analysis) for ph in mine], dtype=float).reshape(-1, 3), ref, settings,
+                np.array([_lab_of(ph.analysis) for ph in mine], dtype=float).reshape(-1, 3), ref, colour_settings,
                 golden_lab=golden_lab if golden_lab else None)
         except ValueError:
             log.warning("bad golden lab samples for %s; charting without them", std.id, exc_info=True)
             result = drift_stats.evaluate_colour_series(
-                np.array([_lab_of(ph.analysis) for ph in mine], dtype=float).reshape(-1, 3), ref, settings)
+                np.array([_lab_of(ph.analysis) for ph in mine], dtype=float).reshape(-1, 3), ref, colour_settings)
         out.append(SeriesDrift("colour", std.id, std.name, ref, tuple(ph.id for ph in mine), result))
     dims = measured.get("dimensions") or {}
     for spec in product.dimension_specs:
@@ -454,6 +468,7 @@ def update_batch_alerts(batch: Batch) -> list[DriftAlert]:
             level = result.active[rule]
             alert.details = details
             alert.direction = _direction(result, rule) or alert.direction
+            alert.message = _message(batch, alert)
             if drift_stats._LEVEL_RANK[level] > drift_stats._LEVEL_RANK.get(alert.level, 0):
                 # An alarm after an acknowledged warning needs attention again.
                 alert.level, alert.status = level, "open"
@@ -610,7 +625,9 @@ def record_event(alert: DriftAlert, event_type: str) -> None:
                             body=event_body(event_id, event_type, payload), status="pending")
         db.session.add(d)
         pending.append(("webhook", str(d.id)))
-    if event_type != "drift.alert.acknowledged":
+    # E-mail only for alarms: warnings are frequent by design (the warning line is 2/3 of the
+    # control limit) and belong in the feed and to webhook subscribers who ask for them.
+    if alert.level == drift_stats.LEVEL_ALARM and event_type != "drift.alert.acknowledged":
         pending.append(("email", str(alert.id), event_type))
 
 
