@@ -1,0 +1,238 @@
+"""Pull: what a phone may see, in commit order, page by page, and when it must start again."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from server.extensions import db
+from server.inspect.models import ChecklistResponse, Inspection
+from server.sync.models import SyncCounter
+from tests.support.databases import in_ci
+from tests.sync.support import SyncClient, add_inspection, add_inspector, new_id, response_fields
+
+
+@pytest.fixture
+def insp(demo):
+    return str(demo("inspection:inline:A"))
+
+
+def entities(changes):
+    return {c["entity"] for c in changes}
+
+
+def test_an_inspector_pulls_their_inspections_and_what_they_need(client, as_inspector, demo):
+    phone = SyncClient(client, as_inspector)
+    changes = phone.pull_all()
+    assert {"inspection", "template", "product", "dimension_spec", "colour_standard", "golden_sample",
+            "purchase_order", "po_line", "batch"} <= entities(changes)
+    inspections = {c["id"] for c in changes if c["entity"] == "inspection"}
+    assert inspections == {str(demo("inspection:inline:A")), str(demo("inspection:final:B"))}
+    insp = phone.get("inspection", str(demo("inspection:inline:A")))["fields"]
+    assert insp["factory_name"] == "Demo Factory (Dongguan)" and insp["po_number"] == "PO-2026-0042"
+    assert insp["product_name"].startswith("Enamel tray")
+    po = phone.get("purchase_order", str(demo("po:42")))["fields"]
+    assert po["brand_name"] == "Demo Brand" and po["factory_name"] == "Demo Factory (Dongguan)"
+
+
+def test_changes_come_in_ascending_revision_with_the_row_shape(client, as_inspector):
+    changes = SyncClient(client, as_inspector).pull_all()
+    revs = [c["rev"] for c in changes]
+    assert revs == sorted(revs) and len(set(revs)) == len(revs)
+    c = changes[0]
+    assert set(c) == {"entity", "id", "rev", "deleted", "fields"}
+    assert "rev" not in c["fields"] and "id" not in c["fields"] and "field_revs" not in c["fields"]
+    uuid.UUID(c["id"])
+    assert c["fields"]["updated_at"].endswith("Z")
+
+
+def test_an_inspector_does_not_see_another_inspectors_inspection(app, client, as_inspector, demo):
+    other = add_inspector("other@demo.lineside.test")
+    theirs = str(add_inspection(other.id))
+    changes = SyncClient(client, as_inspector).pull_all()
+    assert theirs not in {c["id"] for c in changes}
+
+
+def test_a_reviewer_pulls_the_brands_inspections_and_rows(client, as_reviewer, as_inspector, insp):
+    phone = SyncClient(client, as_inspector)
+    rid = new_id()
+    phone.edit("response", rid, **response_fields(insp))
+    phone.push_outbox()
+    reviewer = SyncClient(client, as_reviewer)
+    reviewer.pull_all()
+    assert reviewer.get("response", rid) is not None and reviewer.get("inspection", insp) is not None
+
+
+def test_pages_fetch_limit_and_report_has_more(client, as_inspector):
+    everything = SyncClient(client, as_inspector).pull_all()
+    paged = SyncClient(client, as_inspector)
+    first = paged.pull_page(limit=3).get_json()
+    assert len(first["changes"]) == 3 and first["has_more"] is True
+    paged.cursor = first["cursor"]
+    rest = paged.pull_all(limit=3)
+    assert [c["id"] for c in first["changes"] + rest] == [c["id"] for c in everything]
+
+
+def test_an_up_to_date_cursor_gets_an_empty_page(client, as_inspector):
+    phone = SyncClient(client, as_inspector)
+    phone.pull_all()
+    page = phone.pull_page().get_json()
+    assert page["changes"] == [] and page["has_more"] is False
+
+
+def test_a_cursor_the_server_never_gave_is_refused(client, as_inspector):
+    r = client.get("/api/v1/sync/pull", query_string={"cursor": "bm9wZQ"}, headers=as_inspector)
+    assert r.status_code == 422 and "cursor" in r.get_json()["errors"]
+    r = client.get("/api/v1/sync/pull", query_string={"limit": 0}, headers=as_inspector)
+    assert r.status_code == 422
+
+
+def test_the_cursor_is_opaque_base64_json(client, as_inspector):
+    cursor = SyncClient(client, as_inspector).pull_page().get_json()["cursor"]
+    data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    assert data["v"] == 1 and isinstance(data["rev"], int) and data["scope"]
+
+
+def test_an_inspection_reassigned_away_makes_the_next_pull_answer_410(client, as_inspector, demo):
+    phone = SyncClient(client, as_inspector)
+    phone.pull_all()
+    other = add_inspector("other@demo.lineside.test")
+    db.session.get(Inspection, demo("inspection:final:B")).inspector_id = other.id
+    db.session.commit()
+    r = phone.pull_page()
+    assert r.status_code == 410
+    body = r.get_json()
+    assert body["code"] == "gone" and body["must_resync"] is True
+    phone.pull_all()
+    ids = {k[1] for k, v in phone.store.items() if k[0] == "inspection"}
+    assert ids == {str(demo("inspection:inline:A"))}
+
+
+def test_a_new_assignment_brings_the_older_rows_it_needs(client, as_inspector, demo):
+    other = add_inspector("other@demo.lineside.test")
+    for name in ("inspection:inline:A", "inspection:final:B"):
+        db.session.get(Inspection, demo(name)).inspector_id = other.id
+    db.session.commit()
+    phone = SyncClient(client, as_inspector)
+    assert phone.pull_all() == []
+    db.session.get(Inspection, demo("inspection:final:B")).inspector_id = demo("user:inspector")
+    db.session.commit()
+    changes = phone.pull_all()
+    assert phone.resyncs == 1 and {"template", "product", "inspection"} <= entities(changes)
+
+
+def test_purged_tombstones_make_an_old_cursor_answer_410(runner, client, as_inspector, insp):
+    phone = SyncClient(client, as_inspector)
+    rid = new_id()
+    phone.edit("response", rid, **response_fields(insp))
+    phone.push_outbox()
+    phone.pull_all()
+    phone.delete("response", rid)
+    phone.push_outbox()
+    result = runner.invoke(args=["purge-tombstones", "--older-than-seconds", "0"])
+    assert result.exit_code == 0 and "purged 1 tombstone" in result.output
+    assert phone.pull_page().status_code == 410
+    fresh = SyncClient(client, as_inspector)
+    assert fresh.pull_page().status_code == 200
+
+
+def test_a_first_pull_skips_tombstones(client, as_inspector, insp):
+    phone = SyncClient(client, as_inspector)
+    rid = new_id()
+    phone.edit("response", rid, **response_fields(insp))
+    phone.push_outbox()
+    phone.delete("response", rid)
+    phone.push_outbox()
+    assert rid not in {c["id"] for c in SyncClient(client, as_inspector).pull_all()}
+
+
+def test_the_conflict_log_is_tenant_scoped(client, as_inspector, as_reviewer, insp, demo, login):
+    a, b = SyncClient(client, as_inspector), SyncClient(client, as_inspector)
+    rid = new_id()
+    a.edit("response", rid, **response_fields(insp, note="first"))
+    a.push_outbox()
+    b.pull_all()
+    a.pull_all()
+    a.edit("response", rid, note="from a")
+    a.push_outbox()
+    b.edit("response", rid, note="from b")
+    b.push_outbox()
+    r = client.get("/api/v1/sync/conflicts", query_string={"inspection_id": insp}, headers=as_reviewer)
+    assert r.status_code == 200
+    assert [(c["field"], c["lost_value"], c["kept_value"]) for c in r.get_json()] == [("note", "from a", "from b")]
+    other = add_inspector("other@demo.lineside.test")
+    headers = login("other@demo.lineside.test", "other-inspector-pw")
+    r = client.get("/api/v1/sync/conflicts", query_string={"inspection_id": insp}, headers=headers)
+    assert r.status_code == 404 and other
+
+
+# -- concurrent writers and pullers (PostgreSQL) ---------------------------------------------
+
+def _require_postgres(backend):
+    if backend != "postgres":
+        if not os.environ.get("TEST_DATABASE_URL"):
+            if in_ci():
+                pytest.fail("TEST_DATABASE_URL must be set under CI for the PostgreSQL-only tests")
+            pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
+        pytest.skip("runs on the PostgreSQL backend only")
+
+
+@pytest.mark.postgres
+def test_pullers_see_every_change_while_writers_commit_late(app, backend, client, as_inspector, insp):
+    """4 writers commit with random delays inside their transactions; 2 pullers page all along."""
+    _require_postgres(backend)
+    rng = random.Random(7)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    ids = [uuid.uuid4() for _ in range(80)]
+
+    def writer(k: int) -> None:
+        try:
+            with app.app_context():
+                for n in range(k, len(ids), 4):
+                    row = db.session.get(ChecklistResponse, ids[n - 4]) if n >= 4 and rng.random() < 0.3 else None
+                    if row is not None:
+                        row.note = f"edit {n}"
+                    else:
+                        db.session.add(ChecklistResponse(id=ids[n], inspection_id=uuid.UUID(insp),
+                                                         item_key="surface", value="yes", note=""))
+                    db.session.flush()  # takes the revision now ...
+                    time.sleep(rng.random() * 0.02)  # ... and commits a little later
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def puller(phone: SyncClient) -> None:
+        try:
+            while not stop.is_set():
+                phone.pull_all(limit=7)
+            phone.pull_all(limit=7)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    phones = [SyncClient(app.test_client(), as_inspector) for _ in range(2)]
+    writers = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    pullers = [threading.Thread(target=puller, args=(p,)) for p in phones]
+    for t in writers + pullers:
+        t.start()
+    for t in writers:
+        t.join()
+    stop.set()
+    for t in pullers:
+        t.join()
+    assert not errors, errors
+    db.session.expire_all()
+    truth = {str(i): r for i, r in db.session.execute(select(ChecklistResponse.id, ChecklistResponse.rev))}
+    assert len(truth) >= 40
+    for phone in phones:
+        seen = {k[1]: v["rev"] for k, v in phone.store.items() if k[0] == "response"}
+        assert seen == truth
+    assert db.session.scalar(select(SyncCounter.value)) >= max(truth.values())
