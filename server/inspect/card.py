@@ -235,7 +235,7 @@ def draw_card(px_per_mm: float, geometry: CardGeometry = CARD_GEOMETRY, *, canva
                 if bits[r, c] < 128:
                     x0, y0 = mx + c * cell, my + r * cell
                     cv2.fillPoly(canvas, [_pts(_rect(x0, y0, x0 + cell, y0 + cell), px_per_mm, off)], 0, cv2.LINE_8, _SHIFT)
-        _text(canvas, str(marker_id), mx + g.marker_size_mm + 0.8, my + 3.0, 2.0, px_per_mm, off, 0.25)
+        # No label next to the marker: print near a corner disturbs sub-pixel corner refinement.
 
     ux0, uy0, ux1, uy1 = g.unit_area_mm
     tick_w = 0.2
