@@ -1,0 +1,156 @@
+"""Webhooks: signed deliveries, a delivery log, back-off retries, SSRF refusals, tenant scope."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from sqlalchemy import select
+
+from server.extensions import db
+from server.inspect.signing import verify
+from server.review.models import WebhookAttempt, WebhookDelivery
+from tests.review.conftest import darkening_series, make_webhook, run_drift
+
+
+def test_alert_reaches_the_webhook_signed_over_timestamp_and_body(client, as_reviewer, demo, receiver):
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    run_drift(demo, darkening_series())
+    opened = [r for r in receiver.requests if r["headers"]["Lineside-Event"] == "drift.alert.opened"]
+    assert opened, [r["headers"].get("Lineside-Event") for r in receiver.requests]
+    req = opened[0]
+    assert verify(hook["secret"], req["headers"]["Lineside-Signature"], req["body"], now=int(time.time()))
+    assert not verify("wrong-secret-wrong-secret", req["headers"]["Lineside-Signature"], req["body"],
+                      now=int(time.time()))
+    alert = json.loads(req["body"])["data"]["alert"]
+    assert alert["batch_code"] == "LOT-A" and alert["kind"] == "colour"
+
+
+def test_endpoint_gets_only_the_event_types_it_chose(client, as_reviewer, demo, receiver):
+    make_webhook(client, as_reviewer, receiver.url, events=("drift.alert.resolved",))
+    run_drift(demo, darkening_series())
+    assert receiver.requests == []
+
+
+def test_failing_endpoint_is_logged_and_scheduled_for_retry_without_failing_anything(
+        client, as_reviewer, demo, receiver):
+    receiver.status = 500
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    photos = run_drift(demo, darkening_series())  # the analysis hook did not raise
+    assert photos
+    log = client.get(f"/api/v1/review/webhooks/{hook['id']}/deliveries", headers=as_reviewer).get_json()
+    assert log and log[-1]["status"] == "retrying"
+    first = log[-1]["log"][0]
+    assert first["status_code"] == 500 and first["error"] == "HTTP 500" and first["next_retry_at"]
+
+
+def test_due_retries_deliver_once_the_endpoint_recovers(client, as_reviewer, demo, receiver):
+    from server.review.jobs import retry_due_webhooks
+
+    receiver.status = 503
+    make_webhook(client, as_reviewer, receiver.url)
+    run_drift(demo, darkening_series())
+    failed = len(receiver.requests)
+    assert failed >= 1
+    for d in db.session.scalars(select(WebhookDelivery)).all():  # time passes
+        d.next_retry_at = d.next_retry_at.replace(year=2000)
+    db.session.commit()
+    receiver.status = 200
+    assert retry_due_webhooks.delay().successful()
+    statuses = {d.status for d in db.session.scalars(select(WebhookDelivery)).all()}
+    assert statuses == {"delivered"}
+    attempts = db.session.scalars(select(WebhookAttempt.attempt)).all()
+    assert sorted(set(attempts)) == [1, 2]
+
+
+def test_with_a_broker_a_failed_delivery_retries_with_exponential_backoff(client, as_reviewer, demo, receiver,
+                                                                          monkeypatch, app):
+    from server.review import jobs
+
+    receiver.status = 500
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    r = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
+    assert r.status_code == 202
+    delivery_id = r.get_json()["id"]
+    countdowns = []
+
+    class Retry(Exception):
+        pass
+
+    def fake_retry(countdown=None, **kw):
+        countdowns.append(countdown)
+        return Retry()
+
+    monkeypatch.setattr(jobs, "_eager", lambda task: False)
+    monkeypatch.setattr(jobs.deliver_webhook, "retry", fake_retry)
+    monkeypatch.setattr(jobs.random, "random", lambda: 0.0)
+    for _ in range(2):
+        with pytest.raises(Retry):
+            jobs.deliver_webhook.run(delivery_id)
+    assert countdowns == [60.0, 120.0]  # attempts 2 and 3 (attempt 1 was the eager send)
+
+
+def test_delivery_gives_up_after_the_maximum_attempts(client, as_reviewer, demo, receiver, app):
+    from server.review.delivery import attempt_delivery
+
+    receiver.status = 500
+    app.config["WEBHOOK_MAX_ATTEMPTS"] = 2
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    delivery_id = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer).get_json()["id"]
+    assert attempt_delivery(delivery_id) == ("failed", None)
+
+
+def test_unreachable_endpoint_times_out_into_the_log(client, as_reviewer, demo):
+    from tests.review.conftest import free_port
+
+    hook = make_webhook(client, as_reviewer, f"http://127.0.0.1:{free_port()}/nobody")
+    r = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
+    assert r.status_code == 202
+    assert r.get_json()["status"] == "retrying"
+    assert "ConnectionError" in r.get_json()["log"][0]["error"]
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "ftp://example.com/x",
+                                 "http://[fe80::1]/x", "http://0.0.0.0/x"])
+def test_webhook_urls_to_link_local_metadata_or_odd_schemes_are_refused(client, as_reviewer, demo, url):
+    r = client.post("/api/v1/review/webhooks", headers=as_reviewer, json={
+        "brand_id": str(demo("org:brand")), "url": url, "event_types": ["drift.alert.opened"]})
+    errors = r.get_json()["errors"]
+    assert r.status_code == 422 and "url" in errors.get("json", errors)
+
+
+def test_private_addresses_are_refused_unless_allowed(client, as_reviewer, demo, app):
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = False
+    for url in ("http://127.0.0.1:8080/x", "http://10.1.2.3/x", "http://localhost/x"):
+        r = client.post("/api/v1/review/webhooks", headers=as_reviewer, json={
+            "brand_id": str(demo("org:brand")), "url": url, "event_types": ["drift.alert.opened"]})
+        assert r.status_code == 422, url
+
+
+def test_secret_is_shown_once_and_never_listed(client, as_reviewer, demo, receiver):
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    assert hook["secret"].startswith("whsec_")
+    listed = client.get("/api/v1/review/webhooks", headers=as_reviewer).get_json()
+    assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
+
+
+def test_another_brand_cannot_see_or_change_a_webhook(client, as_reviewer, demo, login, receiver):
+    from tests.support.tenants import PASSWORD, make_other_tenant
+
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    make_other_tenant()
+    other = login("reviewer@other.test", PASSWORD)
+    assert client.get(f"/api/v1/review/webhooks/{hook['id']}", headers=other).status_code == 404
+    assert client.patch(f"/api/v1/review/webhooks/{hook['id']}", headers=other,
+                        json={"active": False}).status_code == 404
+    assert client.delete(f"/api/v1/review/webhooks/{hook['id']}", headers=other).status_code == 404
+    r = client.post("/api/v1/review/webhooks", headers=other, json={
+        "brand_id": str(demo("org:brand")), "url": receiver.url, "event_types": ["drift.alert.opened"]})
+    assert r.status_code == 404
+    assert client.get("/api/v1/review/webhooks", headers=other).get_json() == []
+
+
+def test_inspector_may_not_manage_webhooks(client, as_inspector, demo, receiver):
+    r = client.post("/api/v1/review/webhooks", headers=as_inspector, json={
+        "brand_id": str(demo("org:brand")), "url": receiver.url, "event_types": ["drift.alert.opened"]})
+    assert r.status_code == 403
