@@ -32,6 +32,9 @@ from typing import Mapping, Sequence
 
 DEFAULT_RATE_WINDOW_DAYS = 7
 DEFAULT_HANDLING_DAYS = 2
+# Forecasts further out than this many working days are clamped: a rate that slow is a
+# stoppage in all but name, and date arithmetic must stay far from ``date.max``.
+MAX_HORIZON_WORKING_DAYS = 1500
 
 
 @dataclass(frozen=True)
@@ -164,12 +167,12 @@ def forecast(s: ScheduleInput) -> Forecast:
                                     f"No units produced recently; {remaining} units remain.",
                                     {"remaining_units": remaining}))
     else:
-        days_needed = math.ceil(remaining / rate)
+        days_needed = min(math.ceil(remaining / rate), MAX_HORIZON_WORKING_DAYS)
         if started:
             completion = add_working_days(s.today, days_needed, weekdays)
         else:
             completion = add_working_days(start, days_needed - 1, weekdays)
-        completion += timedelta(days=max(0, s.issue_delay_days))
+        completion += timedelta(days=min(max(0, s.issue_delay_days), 10 * 365))
 
     lead = timedelta(days=s.final_inspection_days + s.handling_days)
     # The booking's cut-off binds once there is one; the planned ship date only while nothing is booked.

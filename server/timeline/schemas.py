@@ -1,4 +1,6 @@
 """Shapes of the timeline API. Shape only: permissions and cross-row rules live in ``service``."""
+from datetime import date
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..catalog.schemas import PurchaseOrderSchema
@@ -7,6 +9,13 @@ from .models import (DISCREPANCY_CATEGORIES, DOCUMENT_STATUSES, ISSUE_SEVERITIES
                      MILESTONE_KINDS, SAMPLE_CHECKS)
 
 _text = validate.Length(max=5000)
+# Dates outside this range are typing mistakes, and would overflow date arithmetic in the forecast.
+_date_range = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31))
+
+
+def _date(**kw) -> fields.Date:
+    return fields.Date(validate=_date_range, **kw)
+
 _short = validate.Length(max=200)
 
 
@@ -75,8 +84,8 @@ class DecisionSchema(Schema):
 class ScheduleSchema(_Record):
     purchase_order_id = fields.UUID(dump_only=True)
     production_line = fields.String(validate=validate.Length(max=80))
-    slot_start = fields.Date(allow_none=True)
-    slot_end = fields.Date(allow_none=True)
+    slot_start = _date(allow_none=True)
+    slot_end = _date(allow_none=True)
     planned_units_per_day = fields.Integer(validate=validate.Range(min=0, max=10_000_000))
     work_weekdays = fields.String(validate=validate.Regexp(r"^(?!.*(.).*\1)[0-6]{1,7}$",
                                                            error="Weekday digits 0 (Monday) to 6, each once."),
@@ -89,22 +98,22 @@ class MaterialSchema(_Record):
     purchase_order_id = fields.UUID(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     supplier = fields.String(load_default="", validate=_short)
-    eta = fields.Date(allow_none=True, load_default=None)
-    received_on = fields.Date(allow_none=True, load_default=None)
+    eta = _date(allow_none=True, load_default=None)
+    received_on = _date(allow_none=True, load_default=None)
     note = fields.String(load_default="", validate=_text)
 
 
 class MaterialUpdateSchema(Schema):
     supplier = fields.String(validate=_short)
-    eta = fields.Date(allow_none=True)
-    received_on = fields.Date(allow_none=True)
+    eta = _date(allow_none=True)
+    received_on = _date(allow_none=True)
     note = fields.String(validate=_text)
 
 
 class MilestoneUpdateSchema(Schema):
     subject = fields.String(load_default="", validate=validate.Length(max=80))
-    planned_date = fields.Date(allow_none=True)
-    actual_date = fields.Date(allow_none=True)
+    planned_date = _date(allow_none=True)
+    actual_date = _date(allow_none=True)
     note = fields.String(validate=_text)
     override_reason = fields.String(validate=_text, metadata={
         "description": "production_start only: why production starts without an approved golden sample"})
@@ -124,7 +133,7 @@ class ProgressSchema(Schema):
     rev = fields.Integer(dump_only=True)
     purchase_order_id = fields.UUID(dump_only=True)
     po_line_id = fields.UUID(required=True)
-    report_date = fields.Date(required=True)
+    report_date = _date(required=True)
     units_produced = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000_000))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
     reported_by_id = fields.UUID(dump_only=True, allow_none=True)
@@ -189,11 +198,11 @@ class ShipmentSchema(_Record):
     port_of_loading = fields.String(load_default="", validate=validate.Length(max=80))
     port_of_discharge = fields.String(load_default="", validate=validate.Length(max=80))
     container_type = fields.String(load_default="", validate=validate.OneOf(["", "20GP", "40GP", "40HC"]))
-    cargo_cutoff = fields.Date(allow_none=True, load_default=None)
-    etd = fields.Date(allow_none=True, load_default=None)
-    eta = fields.Date(allow_none=True, load_default=None)
-    departed_on = fields.Date(allow_none=True, load_default=None)
-    delivered_on = fields.Date(allow_none=True, load_default=None)
+    cargo_cutoff = _date(allow_none=True, load_default=None)
+    etd = _date(allow_none=True, load_default=None)
+    eta = _date(allow_none=True, load_default=None)
+    departed_on = _date(allow_none=True, load_default=None)
+    delivered_on = _date(allow_none=True, load_default=None)
     booked_on = fields.Date(dump_only=True, allow_none=True)
     packing_list_completed_on = fields.Date(dump_only=True, allow_none=True)
     cartons = fields.List(fields.Nested(CartonSchema), dump_only=True)
@@ -208,11 +217,11 @@ class ShipmentUpdateSchema(Schema):
     port_of_loading = fields.String(validate=validate.Length(max=80))
     port_of_discharge = fields.String(validate=validate.Length(max=80))
     container_type = fields.String(validate=validate.OneOf(["", "20GP", "40GP", "40HC"]))
-    cargo_cutoff = fields.Date(allow_none=True)
-    etd = fields.Date(allow_none=True)
-    eta = fields.Date(allow_none=True)
-    departed_on = fields.Date(allow_none=True)
-    delivered_on = fields.Date(allow_none=True)
+    cargo_cutoff = _date(allow_none=True)
+    etd = _date(allow_none=True)
+    eta = _date(allow_none=True)
+    departed_on = _date(allow_none=True)
+    delivered_on = _date(allow_none=True)
     packing_list_complete = fields.Boolean(metadata={"description": "true: the packing list is final"})
 
 
@@ -263,7 +272,7 @@ class IssueSchema(_Record):
     wont_fix_reason = fields.String(dump_only=True)
     owner_org_id = fields.UUID(allow_none=True, load_default=None)
     owner_user_id = fields.UUID(allow_none=True, load_default=None)
-    due_date = fields.Date(allow_none=True, load_default=None)
+    due_date = _date(allow_none=True, load_default=None)
     expected_delay_days = fields.Integer(load_default=0, validate=validate.Range(min=0, max=365))
     batch_id = fields.UUID(allow_none=True, load_default=None)
     inspection_id = fields.UUID(allow_none=True, load_default=None)
@@ -295,7 +304,7 @@ class IssueUpdateSchema(Schema):
     description = fields.String(validate=_text)
     owner_org_id = fields.UUID(allow_none=True)
     owner_user_id = fields.UUID(allow_none=True)
-    due_date = fields.Date(allow_none=True)
+    due_date = _date(allow_none=True)
     expected_delay_days = fields.Integer(validate=validate.Range(min=0, max=365))
 
 

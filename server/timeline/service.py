@@ -838,6 +838,7 @@ def _status(planned: date | None, forecast: date | None, actual: date | None, to
 def _milestone(kind: str, subject: str, label: str, planned, forecast, actual, today: date,
                **details) -> dict[str, Any]:
     forecast = forecast if actual is None else None
+    details = {k: v.isoformat() if isinstance(v, date) else v for k, v in details.items()}
     return {"kind": kind, "subject": subject, "label": label, "planned_date": planned,
             "forecast_date": forecast or (planned if actual is None else None), "actual_date": actual,
             "status": _status(planned, forecast, actual, today), "details": details}

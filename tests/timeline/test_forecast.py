@@ -132,3 +132,10 @@ def test_overdue_issues_are_flagged_only_while_unresolved():
               IssueInput("b", "done", DAY_X - timedelta(days=1), "resolved"),
               IssueInput("c", "due today", DAY_X, "in_progress")]
     assert [a.subject for a in overdue_issue_alerts(DAY_X, issues)] == ["issue:a"]
+
+
+def test_a_crawling_rate_is_clamped_to_the_horizon_and_alerts():
+    f = forecast(schedule(daily_units=steady(7, 1, DAY_X), total_units=10_000_000,
+                          cargo_cutoff=DAY_X + timedelta(days=30)))
+    assert f.completion_date == DAY_X + timedelta(days=1500)
+    assert [a.subject for a in f.alerts] == ["production_completion"]

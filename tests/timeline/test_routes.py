@@ -32,6 +32,8 @@ def test_timeline_lists_milestones_in_order_with_attention_first(client, demo, a
     assert {m["status"] for m in body["milestones"]} <= {"done", "late", "at_risk", "on_track", "not_planned"}
     start = next(m for m in body["milestones"] if m["kind"] == "production_start")
     assert start["status"] == "done" and start["actual_date"] == (TODAY - timedelta(days=10)).isoformat()
+    cartons = next(m for m in body["milestones"] if m["subject"] == "Printed export cartons")
+    assert cartons["details"]["eta"] == (TODAY + timedelta(days=6)).isoformat()
     complete = next(m for m in body["milestones"] if m["kind"] == "production_complete")
     assert complete["forecast_date"] == body["forecast"]["completion_date"]
     severities = [a["severity"] for a in body["attention"]]
