@@ -254,7 +254,8 @@ class _Batch:
                                                                            for n in missing})
         if creating:
             return self._create(mid, ent, rid, fields, insp, plan)
-        return self._update(mid, ent, rid, fields, current, base_rev, insp, plan)
+        sent = set(m["fields"]) if isinstance(m.get("fields"), dict) else set()
+        return self._update(mid, ent, rid, fields, current, base_rev, insp, plan, sent)
 
     def _inspection_for(self, ent: Entity, rid: uuid.UUID, fields: dict, current: dict | None) -> dict:
         if ent.name == "inspection":
@@ -359,10 +360,13 @@ class _Batch:
         return {"mutation_id": str(mid), "status": "applied", "rev": rev}
 
     def _update(self, mid, ent: Entity, rid, fields: dict, current: dict, base_rev: int, insp: dict,
-                plan: _Plan) -> dict:
+                plan: _Plan, sent: set[str]) -> dict:
+        """Merge an edit into the current row. Only fields the phone sent can conflict; derived ones follow."""
         if current["deleted"]:
             # A delete beats an edit; the edit is kept in the conflict log.
             for name, value in fields.items():
+                if name not in sent:
+                    continue
                 plan.conflicts.append(self._conflict(mid, ent, rid, insp, name, None, value, "deleted"))
             return {"mutation_id": str(mid), "status": "conflict", "rev": current["rev"],
                     "conflicts": [{"field": c["field"], "reason": "deleted"} for c in plan.conflicts],
@@ -374,7 +378,7 @@ class _Batch:
         client = str(self.client_id)
         for name, value in changes.items():
             server_rev, server_client = (revs.get(name) or [0, None])[:2]
-            if server_rev > base_rev and server_client != client:
+            if server_rev > base_rev and server_client != client and name in sent:
                 plan.conflicts.append(self._conflict(mid, ent, rid, insp, name, value, current.get(name),
                                                      "both_changed"))
         rev = self._next_rev()
@@ -523,6 +527,9 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
         if plan is not None:
             plans.append((len(results), plan))
         results.append(result)
+    # The test-only delay writes mutation by mutation, so a killed worker dies mid-write.
+    if delay:
+        careful = True
     if not careful:
         try:
             with s.begin_nested():
@@ -564,8 +571,6 @@ def _write(plans: list[_Plan], delay: float = 0) -> None:
         if plan.audit:
             audits.append(plan.audit)
         muts.append(plan.mutation)
-        if delay:
-            time.sleep(delay)
     # Mutation ids first: a concurrent duplicate fails here, before anything else is written.
     if muts:
         s.execute(insert(Mutation.__table__), muts)
@@ -577,6 +582,8 @@ def _write(plans: list[_Plan], delay: float = 0) -> None:
         s.execute(insert(ConflictRecord.__table__), conflicts)
     if audits:
         s.execute(insert(AuditEvent.__table__), audits)
+    if delay:
+        time.sleep(delay * len(plans))
 
 
 def _execute_updates(table, keys: frozenset, rows: list[dict]) -> None:

@@ -188,4 +188,86 @@ def count(model, *where) -> int:
 
     from server.extensions import db
 
-    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+    n = db.session.scalar(select(func.count()).select_from(model).where(*where))
+    db.session.rollback()  # end the read: on SQLite every transaction holds the write lock
+    return n
+
+
+# -- real servers on loopback -----------------------------------------------------------------
+
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """Serve ``app`` with werkzeug's threaded server on a free loopback port; yields the base URL."""
+    from werkzeug.serving import make_server
+
+    from server.extensions import db
+
+    db.session.rollback()  # on SQLite an open transaction here would hold the write lock
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(base_url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base_url + "/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"no healthy server at {base_url}")
+
+
+@contextlib.contextmanager
+def gunicorn_server(database_url: str, **env):
+    """A real gunicorn (one gthread worker) on a free loopback port; yields ``(process, base_url)``."""
+    from server.extensions import db
+
+    db.session.rollback()  # on SQLite an open transaction here would hold the write lock
+    port = free_port()
+    full_env = {**os.environ, "DATABASE_URL": database_url, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
+                **{k: str(v) for k, v in env.items()}}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "server:create_app()"],
+                            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base)
+        yield proc, base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            proc.kill()
+            proc.wait()
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The gunicorn master's child processes (its workers)."""
+    path = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
