@@ -1,0 +1,105 @@
+"""The review queue: flagged photos of the reviewer's own brand, filtered, most severe first."""
+from __future__ import annotations
+
+from server.demo import DEMO_LAB
+from server.extensions import db
+from tests.review.conftest import add_photo
+
+QUEUE = "/api/v1/review/queue"
+
+
+def _seed_queue(demo):
+    insp = demo("inspection:inline:A")
+    low_old = add_photo(insp, lab=DEMO_LAB, flagged=True, reasons=["low_confidence"], confidence=0.3, age_minutes=90)
+    fail_new = add_photo(insp, lab=[55, -18, 20], status="fail", flagged=True, reasons=["out_of_tolerance"],
+                         age_minutes=5, delta_e=7.1)
+    fail_old = add_photo(insp, lab=[56, -18, 19], status="fail", flagged=True, reasons=["out_of_tolerance"],
+                         age_minutes=60, delta_e=6.0)
+    unusable = add_photo(insp, status="unusable", flagged=True, reasons=["unusable"], age_minutes=30)
+    by_inspector = add_photo(insp, lab=DEMO_LAB, by_inspector=True, age_minutes=10)
+    add_photo(insp, lab=DEMO_LAB)  # passed, not flagged: not in the queue
+    db.session.commit()
+    return low_old, fail_new, fail_old, unusable, by_inspector
+
+
+def test_queue_lists_flagged_photos_most_severe_first_then_oldest(client, as_reviewer, demo):
+    low_old, fail_new, fail_old, unusable, by_inspector = _seed_queue(demo)
+    items = client.get(QUEUE, headers=as_reviewer).get_json()
+    assert [i["photo_id"] for i in items] == [str(p.id) for p in (fail_old, fail_new, unusable, low_old,
+                                                                   by_inspector)]
+    assert items[0]["severity"] == "high" and items[0]["batch"]["code"] == "LOT-A"
+    assert items[-1]["flag_reasons"] == ["inspector"]
+
+
+def test_queue_filters_by_reason(client, as_reviewer, demo):
+    _, fail_new, fail_old, _, by_inspector = _seed_queue(demo)
+    out = client.get(f"{QUEUE}?reason=out_of_tolerance", headers=as_reviewer).get_json()
+    assert {i["photo_id"] for i in out} == {str(fail_new.id), str(fail_old.id)}
+    mine = client.get(f"{QUEUE}?reason=inspector", headers=as_reviewer).get_json()
+    assert [i["photo_id"] for i in mine] == [str(by_inspector.id)]
+
+
+def test_queue_filters_by_po_batch_product_and_factory(client, as_reviewer, demo):
+    _seed_queue(demo)
+    base = len(client.get(QUEUE, headers=as_reviewer).get_json())
+    for key, value in (("purchase_order_id", demo("po:42")), ("batch_id", demo("batch:A")),
+                       ("product_id", demo("product:tray")), ("factory_id", demo("org:factory"))):
+        assert len(client.get(f"{QUEUE}?{key}={value}", headers=as_reviewer).get_json()) == base, key
+    assert client.get(f"{QUEUE}?batch_id={demo('batch:B')}", headers=as_reviewer).get_json() == []
+
+
+def test_decided_photos_leave_the_pending_queue_and_show_under_their_state(client, as_reviewer, demo):
+    _, fail_new, *_ = _seed_queue(demo)
+    r = client.post(f"/api/v1/review/photos/{fail_new.id}/decisions", headers=as_reviewer,
+                    json={"decision": "reject", "comment": "Too dark"})
+    assert r.status_code == 201
+    pending = {i["photo_id"] for i in client.get(QUEUE, headers=as_reviewer).get_json()}
+    assert str(fail_new.id) not in pending
+    rejected = client.get(f"{QUEUE}?state=rejected", headers=as_reviewer).get_json()
+    assert [i["photo_id"] for i in rejected] == [str(fail_new.id)]
+
+
+def test_bad_filter_is_a_422_with_the_field(client, as_reviewer, demo):
+    r = client.get(f"{QUEUE}?state=maybe&batch_id=nope", headers=as_reviewer)
+    assert r.status_code == 422
+    errors = r.get_json()["errors"]["query"]
+    assert set(errors) == {"state", "batch_id"}
+
+
+def test_photo_detail_sets_measured_values_against_tolerances_beside_the_golden_sample(
+        client, as_reviewer, demo):
+    from server.catalog.models import GoldenSample
+    from server.sync.storage import get_storage
+
+    get_storage().put("golden/tray-ref.jpg", b"ref-bytes", content_type="image/jpeg")
+    db.session.get(GoldenSample, demo("golden:tray:1")).reference_photos = ["golden/tray-ref.jpg"]
+    photo = add_photo(demo("inspection:inline:A"), lab=[55, -18, 20], status="fail", flagged=True,
+                      reasons=["out_of_tolerance"], delta_e=7.1, length_mm=121.5, width_mm=80.2,
+                      storage_key="photos/p1.jpg")
+    photo.overlay_key = "overlays/p1.png"
+    db.session.commit()
+    d = client.get(f"/api/v1/review/photos/{photo.id}", headers=as_reviewer).get_json()
+    assert d["photo_url"] and d["overlay_url"] and len(d["golden_sample"]["reference_urls"]) == 1
+    ref = client.get(d["golden_sample"]["reference_urls"][0])
+    assert ref.status_code == 200 and ref.data == b"ref-bytes"
+    m = {x["name"]: x for x in d["measurements"]}
+    assert m["colour (Sage green)"]["within"] is False and m["colour (Sage green)"]["tolerance"] == 2.0
+    assert m["length"]["within"] is False and m["length"]["nominal"] == 120.0
+    assert m["width"]["within"] is True
+    assert d["context"]["inspector_name"] == "Ivan Inspector" and d["context"]["inspection_kind"] == "inline"
+
+
+def test_another_brands_reviewer_sees_an_empty_queue_and_404s(client, demo, login):
+    from tests.support.tenants import PASSWORD, make_other_tenant
+
+    photo = _seed_queue(demo)[1]
+    make_other_tenant()
+    other = login("reviewer@other.test", PASSWORD)
+    assert client.get(QUEUE, headers=other).get_json() == []
+    assert client.get(f"/api/v1/review/photos/{photo.id}", headers=other).status_code == 404
+
+
+def test_inspectors_and_factory_managers_may_not_open_the_queue(client, as_inspector, login, demo):
+    assert client.get(QUEUE, headers=as_inspector).status_code == 403
+    manager = login("manager@demo.lineside.test", "demo-manager")
+    assert client.get(QUEUE, headers=manager).status_code == 403
