@@ -62,16 +62,12 @@ export async function clientId() {
 async function takeBatch(limit) {
   return tx(['outbox'], 'readwrite', async (t) => {
     const store = t.objectStore('outbox');
-    const batch = [];
-    let cursor = await req(store.openCursor());
-    while (cursor && batch.length < limit) {
-      const entry = cursor.value;
+    const batch = await req(store.getAll(null, limit)); // oldest first: keys are the queue order
+    for (const entry of batch) {
       if (!entry.sent) {
         entry.sent = true; // from now on this mutation_id's fields never change
-        cursor.update(entry);
+        store.put(entry);
       }
-      batch.push(entry);
-      cursor = await req(cursor.continue());
     }
     return batch;
   });

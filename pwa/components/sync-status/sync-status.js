@@ -22,28 +22,53 @@ class SyncStatus extends HTMLElement {
     state.removeEventListener('change', this.onChange);
   }
 
-  refresh() {
-    const s = state;
-    const parts = [];
-    parts.push(s.pending ? t('sync.pending', { n: s.pending }) : t('sync.pendingNone'));
-    if (s.photosPending) parts.push(t('sync.photos', { n: s.photosPending }));
-    const pct = s.upload && s.upload.total ? Math.round((100 * s.upload.loaded) / s.upload.total) : null;
-    const level = s.error ? 'error' : (s.pending || s.photosPending ? 'pending' : 'ok');
-    this.dataset.level = level;
+  /** Build the parts once; later updates only change text and attributes (the button stays put). */
+  build() {
     render(this, html`
       <div class="sync-row">
         <p class="sync-text" role="status" aria-live="polite" aria-atomic="true">
-          <span data-testid="sync-pending">${parts.join(' · ')}</span>
-          ${pct !== null ? html`<span class="sync-upload">${t('sync.uploading', { pct })}</span>` : ''}
-          <span class="sync-last" data-testid="sync-last">${s.lastSync ? t('sync.last', { when: when(s.lastSync) }) : t('sync.never')}</span>
-          ${s.issues ? html`<span class="sync-issues">${t('sync.issues', { n: s.issues })}</span>` : ''}
+          <span data-testid="sync-pending"></span>
+          <span class="sync-upload" hidden></span>
+          <span class="sync-last" data-testid="sync-last"></span>
+          <span class="sync-issues" hidden></span>
         </p>
-        ${s.needsSignIn
-          ? html`<button type="button" data-action="signin">${t('sync.signin')}</button>`
-          : html`<button type="button" data-action="sync" ${s.running ? 'disabled' : ''}>${s.running ? t('sync.running') : t('sync.now')}</button>`}
+        <button type="button" data-action="sync"></button>
       </div>
-      ${pct !== null ? html`<progress max="100" value="${pct}" aria-label="${t('sync.uploading', { pct })}"></progress>` : ''}
-      ${s.error ? html`<p class="sync-error" role="alert" data-testid="sync-error">${t(s.error.key, { detail: s.error.detail ?? '' })}</p>` : ''}`);
+      <progress max="100" value="0" hidden></progress>
+      <p class="sync-error" role="alert" data-testid="sync-error" hidden></p>`);
+    this.parts = {
+      pending: this.querySelector('[data-testid="sync-pending"]'),
+      upload: this.querySelector('.sync-upload'),
+      last: this.querySelector('.sync-last'),
+      issues: this.querySelector('.sync-issues'),
+      button: this.querySelector('button'),
+      progress: this.querySelector('progress'),
+      error: this.querySelector('.sync-error'),
+    };
+  }
+
+  refresh() {
+    if (!this.parts) this.build();
+    const s = state;
+    const p = this.parts;
+    const parts = [s.pending ? t('sync.pending', { n: s.pending }) : t('sync.pendingNone')];
+    if (s.photosPending) parts.push(t('sync.photos', { n: s.photosPending }));
+    const pct = s.upload && s.upload.total ? Math.round((100 * s.upload.loaded) / s.upload.total) : null;
+    this.dataset.level = s.error ? 'error' : (s.pending || s.photosPending ? 'pending' : 'ok');
+    p.pending.textContent = parts.join(' · ');
+    p.upload.hidden = pct === null;
+    p.upload.textContent = pct === null ? '' : t('sync.uploading', { pct });
+    p.progress.hidden = pct === null;
+    p.progress.value = pct ?? 0;
+    p.progress.setAttribute('aria-label', p.upload.textContent);
+    p.last.textContent = s.lastSync ? t('sync.last', { when: when(s.lastSync) }) : t('sync.never');
+    p.issues.hidden = !s.issues;
+    p.issues.textContent = s.issues ? t('sync.issues', { n: s.issues }) : '';
+    p.button.dataset.action = s.needsSignIn ? 'signin' : 'sync';
+    p.button.textContent = s.needsSignIn ? t('sync.signin') : (s.running ? t('sync.running') : t('sync.now'));
+    p.button.disabled = s.running && !s.needsSignIn;
+    p.error.hidden = !s.error;
+    p.error.textContent = s.error ? t(s.error.key, { detail: s.error.detail ?? '' }) : '';
   }
 }
 
