@@ -58,5 +58,6 @@ def test_drift_demo_can_run_again_and_starts_over(runner, demo):
     for _ in range(2):
         result = runner.invoke(args=["drift-demo", "--baseline", "20", "--drift", "5"])
         assert result.exit_code == 0, result.output
-    live = db.session.scalar(select(func.count()).select_from(Photo).where(Photo.deleted.is_(False)))
+    live = db.session.scalar(select(func.count()).select_from(Photo).where(
+        Photo.deleted.is_(False), Photo.item_key == "drift_demo"))
     assert live == 25
