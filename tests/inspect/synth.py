@@ -245,7 +245,7 @@ def make_photo(
     """
     rng = np.random.default_rng(seed)
     w_px, h_px = size_px
-    px_per_mm = max(8.0, math.ceil(w_px / 300.0 * 1.2))
+    px_per_mm = float(max(6.0, math.ceil(w_px / 300.0)))  # about the photo's own resolution
     base = _base_scene(px_per_mm)
     if with_card:
         scene = base.copy()
@@ -321,7 +321,6 @@ def make_photo(
     # cv2 convention: integer coordinates are pixel centres; scene pixel (j, i) is at mm (x0 + j/ppm, y0 + i/ppm).
     scene_px_to_mm = np.array([[1 / px_per_mm, 0, SCENE_MM[0]], [0, 1 / px_per_mm, SCENE_MM[1]], [0, 0, 1]])
     warp = card_to_image @ scene_px_to_mm
-    scene = cv2.GaussianBlur(scene, (0, 0), 0.5)
     img = cv2.warpPerspective(
         scene, warp, (w_px, h_px), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.2, 0.15, 0.11)
     )
@@ -329,17 +328,21 @@ def make_photo(
     # Light: illuminant gains, exposure, vignetting, gradient.
     cct = float(rng.uniform(2700, 6500))
     gains = planckian_gains(cct)
-    yy, xx = np.mgrid[0:h_px, 0:w_px].astype(np.float32)
+    # The light field is smooth: compute it on a coarse grid and resize it up.
+    gh, gw = h_px // 8 + 1, w_px // 8 + 1
+    yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32) * 8.0
     r2 = ((xx - w_px / 2) ** 2 + (yy - h_px / 2) ** 2) / ((w_px / 2) ** 2 + (h_px / 2) ** 2)
     gdir = rng.uniform(0, 2 * math.pi)
     gradient = 1.0 + 0.06 * ((xx / w_px - 0.5) * math.cos(gdir) + (yy / h_px - 0.5) * math.sin(gdir))
-    light = (1.0 - rng.uniform(0.0, 0.3) * r2) * gradient
+    light = cv2.resize((1.0 - rng.uniform(0.0, 0.3) * r2) * gradient, (w_px, h_px), interpolation=cv2.INTER_LINEAR)
     exposure = rng.uniform(0.78, 0.98) / (PAPER_REFLECTANCE.max() * gains.max() * light.max())
-    img = img * (gains * exposure)[None, None, :] * light[..., None]
+    img *= (gains * exposure).astype(np.float32)[None, None, :]
+    img *= light[..., None]
     blur = float(rng.uniform(0.3, 1.2))
     img = cv2.GaussianBlur(img, (0, 0), blur)
-    noise_scale = np.sqrt(np.maximum(img, 0) * 2e-4 + 2e-3**2)
-    img = img + noise_scale * rng.standard_normal(img.shape, dtype=np.float32)
+    noise = rng.standard_normal(img.shape, dtype=np.float32)
+    noise *= np.sqrt(np.maximum(img, 0) * np.float32(2e-4) + np.float32(2e-3**2))  # shot + read noise
+    img += noise
     srgb8 = encode_srgb_u8(img)
     quality = int(jpeg_quality if jpeg_quality is not None else rng.integers(70, 96))
     bgr = np.ascontiguousarray(srgb8[..., ::-1])
