@@ -6,6 +6,7 @@ import uuid
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import missing
 
 from ..auth import require
 from ..errors import ValidationFailed
@@ -148,6 +149,14 @@ class VerdictOverride(MethodView):
         return service.override_verdict(p, service.inspection_or_404(p, inspection_id), body)
 
 
+def _partial(schema):
+    """An update schema: every field optional and no defaults filled in, so a PATCH changes only what it names."""
+    update = type(schema.__name__.replace("Schema", "UpdateSchema"), (schema,), {})(partial=True)
+    for f in update.fields.values():
+        f.load_default = missing
+    return update
+
+
 def _row_views(entity: str, schema):
     class Rows(MethodView):
         @blp.arguments(schema)
@@ -157,7 +166,7 @@ def _row_views(entity: str, schema):
             return service.upsert_row(p, service.inspection_or_404(p, inspection_id), entity, body)
 
     class RowItem(MethodView):
-        @blp.arguments(type(schema.__name__.replace("Schema", "UpdateSchema"), (schema,), {})(partial=True))
+        @blp.arguments(_partial(schema))
         @blp.response(200, schema)
         def patch(self, body, inspection_id: uuid.UUID, row_id: uuid.UUID):
             p = require()

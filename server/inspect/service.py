@@ -820,7 +820,8 @@ def prepare_sync_fields(entity: str, fields: dict, inspection: Inspection, princ
                                                          "it can no longer change."]})
     if existing is None:
         existing = _existing(entity, fields)
-    if existing is not None and getattr(existing, "inspection_id", inspection.id) != inspection.id:
+    if existing is not None and _as_uuid(getattr(existing, "inspection_id", None) or inspection.id,
+                                         "id") != inspection.id:
         raise ValidationFailed(errors={"id": ["This row belongs to another inspection."]})
     if entity == "inspection":
         return _inspection_fields(fields, inspection, principal)

@@ -228,3 +228,15 @@ def test_sync_push_of_rows_changes_the_verdict(app, client, as_inspector, as_rev
     assert d["measurements"][0]["value_si"] == pytest.approx(80.0) and d["measurements"][0]["in_tolerance"]
     assert d["defects"][0]["defect_class"] == "critical"
     assert any(e["mutation_id"] for e in client.get(f"{API}/inspections/{iid}/audit", headers=as_reviewer).get_json())
+
+
+def test_patching_a_measurement_changes_only_the_fields_given(client, as_inspector, demo):
+    iid = demo("inspection:final:B")
+    r = client.post(f"{API}/inspections/{iid}/measurements", json={
+        "dimension_spec_id": str(demo("spec:width")), "unit_index": 3, "value_entered": 8.0, "unit_entered": "cm"},
+        headers=as_inspector)
+    r = client.patch(f"{API}/inspections/{iid}/measurements/{r.get_json()['id']}", json={"value_entered": 8.2},
+                     headers=as_inspector)
+    assert r.status_code == 200, r.get_json()
+    m = r.get_json()
+    assert m["unit_entered"] == "cm" and m["value_si"] == pytest.approx(82.0) and m["in_tolerance"] is False
