@@ -4,7 +4,7 @@
 import { getAll, kvGet, kvSet } from './lib/db.js';
 import { html, render } from './lib/html.js';
 import { setLang, preferredLang, t } from './i18n/index.js';
-import { refreshCounts, state as syncState, syncNow } from './lib/sync.js';
+import { checkStorage, refreshCounts, state as syncState, syncNow } from './lib/sync.js';
 
 export { APP_VERSION } from './lib/version.js';
 const SYNC_INTERVAL_MS = 60 * 1000;
@@ -165,6 +165,7 @@ async function main() {
   await refreshCounts();
   registerServiceWorker();
   askPersistence();
+  checkStorage();
   startSyncTriggers();
   if (ctx.session) syncNow();
   window.lineside = { ctx, syncNow, syncState, getAll, ready: true };

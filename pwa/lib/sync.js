@@ -28,7 +28,21 @@ export const state = Object.assign(new EventTarget(), {
   needsUpdate: false,
   issues: 0,
   retryAt: null,
+  storageLow: false,
 });
+
+export const LOW_STORAGE_SHARE = 0.8; // warn when 80 % of the quota is used
+export const LOW_STORAGE_BYTES = 200 * 1024 * 1024; // or when less than 200 MB remain
+
+/** Check storage use and warn (state.storageLow) before the phone runs out. */
+export async function checkStorage() {
+  try {
+    const { usage, quota } = (await navigator.storage?.estimate?.()) ?? {};
+    state.storageLow = Boolean(quota) && (usage / quota > LOW_STORAGE_SHARE || quota - usage < LOW_STORAGE_BYTES);
+  } catch { state.storageLow = false; }
+  emit();
+  return state.storageLow;
+}
 
 function emit() {
   state.dispatchEvent(new Event('change'));
@@ -333,6 +347,7 @@ async function runOnce() {
     await push(); // anything queued while we pulled
     state.lastSync = Date.now();
     await kvSet('last_sync', state.lastSync);
+    await checkStorage();
     state.needsSignIn = false;
     backoff = 0;
     state.retryAt = null;

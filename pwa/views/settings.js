@@ -4,12 +4,10 @@
 import { api } from '../lib/api.js';
 import { clearUserData, kvSet } from '../lib/db.js';
 import { html, render } from '../lib/html.js';
-import { refreshCounts } from '../lib/sync.js';
+import { LOW_STORAGE_BYTES, LOW_STORAGE_SHARE, refreshCounts } from '../lib/sync.js';
 import { bytes, lang, LANGUAGES, t } from '../i18n/index.js';
 import { APP_VERSION } from '../lib/version.js';
 
-export const LOW_STORAGE_SHARE = 0.8; // warn when 80 % of the quota is used
-export const LOW_STORAGE_BYTES = 200 * 1024 * 1024; // or less than 200 MB remain
 
 const isIos = () => /iPad|iPhone|iPod/.test(navigator.userAgent)
   || (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1);

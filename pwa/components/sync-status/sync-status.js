@@ -35,7 +35,8 @@ class SyncStatus extends HTMLElement {
         <button type="button" data-action="sync"></button>
       </div>
       <progress max="100" value="0" hidden></progress>
-      <p class="sync-error" role="alert" data-testid="sync-error" hidden></p>`);
+      <p class="sync-error" role="alert" data-testid="sync-error" hidden></p>
+      <p class="sync-error" role="alert" data-testid="storage-low" hidden></p>`);
     this.parts = {
       pending: this.querySelector('[data-testid="sync-pending"]'),
       upload: this.querySelector('.sync-upload'),
@@ -43,7 +44,8 @@ class SyncStatus extends HTMLElement {
       issues: this.querySelector('.sync-issues'),
       button: this.querySelector('button'),
       progress: this.querySelector('progress'),
-      error: this.querySelector('.sync-error'),
+      error: this.querySelector('[data-testid="sync-error"]'),
+      storage: this.querySelector('[data-testid="storage-low"]'),
     };
   }
 
@@ -54,7 +56,8 @@ class SyncStatus extends HTMLElement {
     const parts = [s.pending ? t('sync.pending', { n: s.pending }) : t('sync.pendingNone')];
     if (s.photosPending) parts.push(t('sync.photos', { n: s.photosPending }));
     const pct = s.upload && s.upload.total ? Math.round((100 * s.upload.loaded) / s.upload.total) : null;
-    this.dataset.level = s.error ? 'error' : (s.pending || s.photosPending ? 'pending' : 'ok');
+    const offline = s.error?.key === 'sync.error.offline';
+    this.dataset.level = s.error && !offline ? 'error' : (s.pending || s.photosPending || offline ? 'pending' : 'ok');
     p.pending.textContent = parts.join(' · ');
     p.upload.hidden = pct === null;
     p.upload.textContent = pct === null ? '' : t('sync.uploading', { pct });
@@ -69,6 +72,8 @@ class SyncStatus extends HTMLElement {
     p.button.disabled = s.running && !s.needsSignIn;
     p.error.hidden = !s.error;
     p.error.textContent = s.error ? t(s.error.key, { detail: s.error.detail ?? '' }) : '';
+    p.storage.hidden = !s.storageLow;
+    p.storage.textContent = s.storageLow ? t('settings.low') : '';
   }
 }
 
