@@ -47,10 +47,7 @@ def demo_photo(kind: str = "in_tolerance") -> bytes:
 
 def declare_photo(data: bytes, *, inspection: str = "inspection:inline:A", content_type: str = "image/jpeg",
                   unit_index: int | None = 1) -> uuid.UUID:
-    """Create the photo row as a sync push declares it (``declared``); answer its id.
-
-    TODO(sync push): declare through ``/api/v1/sync/push`` once the sync routes land.
-    """
+    """Create the photo row directly, as a sync push declares it (``declared``); answer its id."""
     from server.demo import demo_id
     from server.extensions import db
     from server.inspect.models import Photo
@@ -61,6 +58,32 @@ def declare_photo(data: bytes, *, inspection: str = "inspection:inline:A", conte
     db.session.add(photo)
     db.session.commit()
     return photo.id
+
+
+def push_photo(phone, data: bytes, *, inspection: str = "inspection:inline:A", unit_index: int = 1) -> uuid.UUID:
+    """Declare the photo the way the phone does: a ``photo`` upsert through ``/api/v1/sync/push``."""
+    from server.demo import demo_id
+
+    photo_id = str(uuid.uuid4())
+    phone.edit("photo", photo_id, inspection_id=str(demo_id(inspection)), item_key="unit_photo",
+               unit_index=unit_index, sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+               content_type="image/jpeg", taken_at=datetime.now(timezone.utc).isoformat())
+    results = phone.push_outbox()
+    assert [r["status"] for r in results] == ["applied"], results
+    return uuid.UUID(photo_id)
+
+
+def pulled(phone, entity: str, **match) -> list[dict]:
+    """Pull like the phone and answer the pulled records of ``entity`` whose fields match ``match``."""
+    phone.pull_all()
+    return [{"id": id_, **rec} for (ent, id_), rec in phone.store.items()
+            if ent == entity and all(rec["fields"].get(k) == v for k, v in match.items())]
+
+
+def pulled_photo(phone, photo_id: uuid.UUID) -> dict:
+    """The photo record as the phone has it after a pull."""
+    [record] = [r for r in pulled(phone, "photo") if r["id"] == str(photo_id)]
+    return record
 
 
 def upload_photo(client, headers, photo_id: uuid.UUID, data: bytes):

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 
-from tests.inspect.photo_flow import demo_photo, declare_photo, photo_measurements, photo_row, store_photo, upload_photo
+from tests.inspect.photo_flow import (demo_photo, declare_photo, photo_measurements, photo_row, pulled, pulled_photo,
+                                      push_photo, store_photo, upload_photo)
 
 
 def _analyse(photo_id, **kw):
@@ -20,61 +21,91 @@ def _analyse(photo_id, **kw):
     return analyse_photo(photo_id, **kw)
 
 
-# -- end to end through the blob API ---------------------------------------------------------------
+# -- end to end: push, upload, task, pull ---------------------------------------------------------
 
-def test_photo_in_tolerance_passes_unflagged_with_overlay_and_measurements(app, client, as_inspector):
+@pytest.fixture
+def phone(client, as_inspector):
+    """The demo inspector's phone."""
+    from tests.sync.support import SyncClient
+
+    return SyncClient(client, as_inspector)
+
+
+def test_photo_in_tolerance_passes_unflagged_and_the_result_reaches_the_phone(app, client, as_inspector, phone):
     from server.sync.storage import get_storage
 
     data = demo_photo("in_tolerance")
-    photo_id = declare_photo(data)
-    before = photo_row(photo_id).rev
+    photo_id = push_photo(phone, data)
+    declared_rev = pulled_photo(phone, photo_id)["rev"]
     r = upload_photo(client, as_inspector, photo_id, data)
     assert r.status_code == 200, r.get_json()
 
     photo = photo_row(photo_id)
     assert (photo.upload_state, photo.analysis_status) == ("analysed", "pass")
-    assert (photo.flagged, photo.flag_reasons, photo.review_state) == (False, [], "none")
-    assert photo.rev > before  # phones get the result by pull
-    assert abs(photo.analysis["length_mm"] - 120.0) < 1.0 and abs(photo.analysis["width_mm"] - 80.0) < 1.0
-    assert photo.analysis["delta_e_cie2000"] < 2.0
-    assert photo.analysis["reference"]["lab"] == [62.0, -18.0, 12.0]
-    assert "overlay_jpeg" not in photo.analysis
     assert get_storage().head(photo.overlay_key) > 0
     overlay = client.get(f"/api/v1/blobs/{photo_id}/download?variant=overlay", headers=as_inspector)
     assert overlay.status_code == 200, overlay.get_json()
 
-    found = photo_measurements(photo_id)
-    assert sorted(found) == ["length", "width"]
-    assert all(m.source == "photo" and m.in_tolerance and not m.deleted for m in found.values())
-    assert abs(found["length"].value_si - 120.0) < 1.0
-    # TODO(sync pull): assert the inspector's /api/v1/sync/pull carries the photo's analysis and
-    # flagged state once the sync routes land (server/sync/routes.py).
+    mine = pulled_photo(phone, photo_id)
+    fields = mine["fields"]
+    assert mine["rev"] > declared_rev
+    assert (fields["upload_state"], fields["analysis_status"]) == ("analysed", "pass")
+    assert (fields["flagged"], fields["flag_reasons"], fields["review_state"]) == (False, [], "none")
+    analysis = fields["analysis"]
+    assert abs(analysis["length_mm"] - 120.0) < 1.0 and abs(analysis["width_mm"] - 80.0) < 1.0
+    assert analysis["delta_e_cie2000"] < 2.0 and analysis["reference"]["lab"] == [62.0, -18.0, 12.0]
+    assert "overlay_jpeg" not in analysis
+
+    measurements = pulled(phone, "measurement", photo_id=str(photo_id))
+    assert len(measurements) == 2
+    assert all(m["fields"]["source"] == "photo" and m["fields"]["in_tolerance"] for m in measurements)
+    assert sorted(m["fields"]["dimension_spec_id"] for m in measurements) == sorted(
+        str(app_demo_id(n)) for n in ("spec:length", "spec:width"))
 
 
-def test_photo_out_of_tolerance_is_flagged_for_review_with_failing_measurements(app, client, as_inspector):
+def app_demo_id(name):
+    from server.demo import demo_id
+
+    return demo_id(name)
+
+
+def test_photo_out_of_tolerance_reaches_the_phone_flagged_for_review(app, client, as_inspector, phone):
     data = demo_photo("out_of_tolerance")
-    photo_id = declare_photo(data)
+    photo_id = push_photo(phone, data)
     assert upload_photo(client, as_inspector, photo_id, data).status_code == 200
 
-    photo = photo_row(photo_id)
-    assert photo.analysis_status == "fail"
-    assert photo.flagged and "out_of_tolerance" in photo.flag_reasons
-    assert photo.review_state == "open"
-    assert any("ΔE00" in reason for reason in photo.analysis["reasons"])
+    mine = pulled_photo(phone, photo_id)
+    fields = mine["fields"]
+    assert fields["analysis_status"] == "fail"
+    assert fields["flagged"] and "out_of_tolerance" in fields["flag_reasons"]
+    assert fields["review_state"] == "open"
+    assert any("ΔE00" in reason for reason in fields["analysis"]["reasons"])
     found = photo_measurements(photo_id)
     assert found["length"].in_tolerance is False
     assert found["width"].in_tolerance is True
 
 
-def test_photo_without_the_card_is_flagged_unusable_and_gives_no_measurements(app, client, as_inspector):
+def test_photo_without_the_card_reaches_the_phone_unusable_without_measurements(app, client, as_inspector, phone):
     data = demo_photo("no_card")
-    photo_id = declare_photo(data)
+    photo_id = push_photo(phone, data)
     assert upload_photo(client, as_inspector, photo_id, data).status_code == 200
 
-    photo = photo_row(photo_id)
-    assert (photo.analysis_status, photo.flag_reasons, photo.review_state) == ("unusable", ["unusable"], "open")
-    assert any("card not found" in reason for reason in photo.analysis["reasons"])
-    assert photo_measurements(photo_id) == {}
+    mine = pulled_photo(phone, photo_id)
+    fields = mine["fields"]
+    assert (fields["analysis_status"], fields["flag_reasons"], fields["review_state"]) == (
+        "unusable", ["unusable"], "open")
+    assert any("card not found" in reason for reason in fields["analysis"]["reasons"])
+    assert pulled(phone, "measurement", photo_id=str(photo_id)) == []
+
+
+def test_the_reviewer_finds_the_flagged_photo_in_the_review_queue(app, client, as_inspector, as_reviewer, phone):
+    data = demo_photo("out_of_tolerance")
+    photo_id = push_photo(phone, data)
+    assert upload_photo(client, as_inspector, photo_id, data).status_code == 200
+
+    queue = client.get("/api/v1/review/queue", headers=as_reviewer)
+    assert queue.status_code == 200, queue.get_json()
+    assert str(photo_id) in [item["photo_id"] for item in queue.get_json()]
 
 
 # -- the service -----------------------------------------------------------------------------------
