@@ -53,6 +53,7 @@ ANALYSABLE_STATES = ("stored", "analysed")
 #: The dimension specs a photo measures, by name.
 PHOTO_DIMENSIONS = (("length", "length_mm"), ("width", "width_mm"))
 OVERLAY_CONTENT_TYPE = "image/jpeg"
+_PIPELINE_KEYS = ("lab", "length_mm", "width_mm", "delta_e_max", "size_tolerance_mm")
 _MEASUREMENT_NS = uuid.UUID("3d8e61a4-0a4e-4f63-9b55-5c1bd0a7c2f1")
 
 
@@ -69,8 +70,11 @@ def build_reference(inspection: Inspection) -> dict[str, Any]:
     (``Inspection.golden_sample_id``; without one, the product's latest approved version), with
     the colour standard's Lab and the specs' nominal sizes as fallbacks. ``delta_e_max`` is the
     colour standard's ΔE00 tolerance; ``size_tolerance_mm`` the tighter of the length and width
-    spec tolerances. Values that are missing stay out of the dict (the pipeline then skips that
-    check and says so). Also carries ``golden_sample_id`` and ``golden_sample_version``.
+    spec tolerances. The colour standard is the product's first by name; its Lab in the golden
+    sample's ``measured.colours`` wins over ``measured.lab``. Values that are missing stay out of
+    the dict (the pipeline then skips that check and says so). Also carries
+    ``colour_standard_id``, ``golden_sample_id`` and ``golden_sample_version`` (not sent to the
+    pipeline).
     """
     golden = _golden_sample(inspection)
     measured = golden.measured if golden is not None and isinstance(golden.measured, dict) else {}
@@ -80,7 +84,9 @@ def build_reference(inspection: Inspection) -> dict[str, Any]:
         .order_by(ColourStandard.name, ColourStandard.id).limit(1))
     specs = _photo_specs(inspection.product_id)
     reference: dict[str, Any] = {}
-    lab = measured.get("lab") if _is_lab(measured.get("lab")) else (colour.lab if colour is not None else None)
+    per_colour = measured.get("colours") if isinstance(measured.get("colours"), dict) else {}
+    lab = next((c for c in (per_colour.get(colour.name) if colour is not None else None, measured.get("lab"),
+                            colour.lab if colour is not None else None) if _is_lab(c)), None)
     if lab is not None:
         reference["lab"] = [float(v) for v in lab]
     for name, key in PHOTO_DIMENSIONS:
@@ -94,6 +100,7 @@ def build_reference(inspection: Inspection) -> dict[str, Any]:
             reference[key] = value
     if colour is not None:
         reference["delta_e_max"] = float(colour.delta_e_tolerance)
+        reference["colour_standard_id"] = str(colour.id)
     tolerances = [s.tolerance_mm for s in specs.values()]
     if tolerances:
         reference["size_tolerance_mm"] = float(min(tolerances))
@@ -220,7 +227,7 @@ def run_pipeline(data: bytes, reference: dict[str, Any]) -> dict[str, Any]:
     """
     from .vision import analyze_photo
 
-    pipeline_reference = {k: v for k, v in reference.items() if not k.startswith("golden_sample")}
+    pipeline_reference = {k: v for k, v in reference.items() if k in _PIPELINE_KEYS}
     try:
         result = analyze_photo(data, pipeline_reference, max_pixels=int(current_app.config["PHOTO_MAX_PIXELS"]))
     except MemoryError:
@@ -293,6 +300,7 @@ def _save(photo_id: uuid.UUID, result: dict[str, Any], reference: dict[str, Any]
     min_confidence = float(current_app.config["ANALYSIS_MIN_CONFIDENCE"])
     analysis = _plain({k: v for k, v in result.items() if k != "overlay_jpeg"})
     analysis["reference"] = _plain(reference)
+    analysis["colour_standard_id"] = reference.get("colour_standard_id")  # read by server.review
     analysis["analysed_at"] = utcnow().isoformat()
     analysis["min_confidence"] = min_confidence
     flags = flags_for(analysis, min_confidence)

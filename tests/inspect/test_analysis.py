@@ -117,7 +117,8 @@ def test_reference_comes_from_the_golden_sample_colour_standard_and_specs(app, d
 
     reference = build_reference(db.session.get(Inspection, demo("inspection:inline:A")))
     assert reference == {"lab": [62.0, -18.0, 12.0], "length_mm": 120.0, "width_mm": 80.0, "delta_e_max": 2.0,
-                         "size_tolerance_mm": 1.0, "golden_sample_id": str(demo("golden:tray:1")),
+                         "size_tolerance_mm": 1.0, "colour_standard_id": str(demo("colour:sage")),
+                         "golden_sample_id": str(demo("golden:tray:1")),
                          "golden_sample_version": 1}
 
 
