@@ -244,3 +244,12 @@ def test_measurement_ids_are_fixed_per_photo_and_spec():
 
     photo, spec = uuid.uuid4(), uuid.uuid4()
     assert measurement_id(photo, spec) == measurement_id(photo, spec) != measurement_id(photo, uuid.uuid4())
+
+
+def test_the_confidence_threshold_comes_from_the_configuration(app, demo, monkeypatch):
+    monkeypatch.setitem(app.config, "ANALYSIS_MIN_CONFIDENCE", 1.01)
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    assert _analyse(photo_id) == "pass"
+    photo = photo_row(photo_id)
+    assert (photo.flagged, photo.flag_reasons, photo.review_state) == (True, ["low_confidence"], "open")
+    assert photo.analysis["min_confidence"] == 1.01

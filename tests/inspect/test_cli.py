@@ -97,3 +97,18 @@ def test_reanalyse_an_unknown_photo_fails(app, runner):
     result = runner.invoke(args=["reanalyse", "--photo", "00000000-0000-0000-0000-000000000001"])
     assert result.exit_code != 0
     assert "no photo" in result.output
+
+
+def test_reanalyse_pending_analyses_only_photos_never_analysed(app, runner, demo):
+    from server.inspect.analysis import analyse_photo
+
+    done = store_photo(demo_photo("in_tolerance"))
+    analyse_photo(done)
+    rev = photo_row(done).rev
+    waiting = store_photo(demo_photo("no_card"))
+
+    result = runner.invoke(args=["reanalyse", "--pending"])
+    assert result.exit_code == 0, result.output
+    assert "analysing 1 photo(s)" in result.output
+    assert photo_row(waiting).analysis_status == "unusable"
+    assert photo_row(done).rev == rev
