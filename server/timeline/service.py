@@ -764,6 +764,9 @@ def refresh_alerts(po: PurchaseOrder, today: date | None = None) -> dict[str, in
     """
     today = today or today_utc()
     db.session.flush()
+    # Serialise refreshes of one PO (PostgreSQL row lock; SQLite has one writer anyway), so two
+    # concurrent reports cannot both open the same alert and trip the unique key.
+    db.session.execute(select(PurchaseOrder.id).where(PurchaseOrder.id == po.id).with_for_update())
     if po.status in ("shipped", "closed", "cancelled"):
         specs: list[fc.AlertSpec] = []
     else:
