@@ -8,6 +8,7 @@ read-only.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import uuid
@@ -83,10 +84,10 @@ class FieldSpec:
                 raise FieldError("Not a valid boolean.")
             return value
         if kind == "uuid":
-            try:
-                return uuid.UUID(value) if isinstance(value, str) else _raise()
-            except (ValueError, TypeError, AttributeError):
-                raise FieldError("Not a valid UUID.") from None
+            parsed = parse_uuid(value) if isinstance(value, str) else None
+            if parsed is None:
+                raise FieldError("Not a valid UUID.")
+            return parsed
         if kind == "datetime":
             if not isinstance(value, str):
                 raise FieldError("Not a valid ISO 8601 datetime.")
@@ -112,8 +113,13 @@ class FieldSpec:
             raise FieldError(f"Must be at most {self.maximum:g}.")
 
 
-def _raise():
-    raise ValueError
+@functools.lru_cache(maxsize=8192)
+def parse_uuid(text: str) -> uuid.UUID | None:
+    """``text`` as a UUID, or None. Cached: a batch names the same ids several times."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

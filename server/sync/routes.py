@@ -1,9 +1,10 @@
 """The sync endpoints: push, pull and the conflict log. HTTP only: rules live in ``service``."""
 from __future__ import annotations
 
-from flask import current_app, json, request
+from flask import current_app, json, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import ValidationError as MarshmallowError
 
 from ..auth import require
 from ..errors import PayloadTooLarge, ValidationFailed
@@ -39,11 +40,13 @@ class Push(MethodView):
         if not isinstance(body, dict):
             raise ValidationFailed("The body must be a JSON object.", errors={"json": ["Must be an object."]})
         service.check_envelope(body)
-        errors = PushSchema().validate(body)
-        if errors:
-            raise ValidationFailed("The push envelope is not valid; nothing was applied.", errors=errors)
-        data = PushSchema().load(body)
-        return {"results": service.push(p, data["client_id"], data["mutations"])}
+        try:
+            data = PushSchema().load(body)
+        except MarshmallowError as exc:
+            raise ValidationFailed("The push envelope is not valid; nothing was applied.",
+                                   errors=exc.messages) from None
+        # Already plain JSON: skip a second serialisation pass (the schema documents the shape).
+        return jsonify({"results": service.push(p, data["client_id"], data["mutations"])})
 
 
 @blp.route("/pull")
@@ -59,7 +62,7 @@ class Pull(MethodView):
         p = require()
         cfg = current_app.config
         limit = min(args["limit"] or cfg["SYNC_PAGE_LIMIT"], cfg["SYNC_PAGE_MAX_LIMIT"])
-        return service.pull(p, args["cursor"], limit)
+        return jsonify(service.pull(p, args["cursor"], limit))
 
 
 @blp.route("/conflicts")

@@ -49,7 +49,7 @@ from ..errors import Gone, NotFound, PayloadTooLarge, ProtocolOutdated, Validati
 from ..extensions import db
 from ..inspect.models import ChecklistTemplate, Inspection
 from ..models import utcnow
-from .entities import ENTITIES, HIDDEN_COLUMNS, INSPECTION_ROWS, TOP_LEVEL, Entity, column_default, entity
+from .entities import ENTITIES, HIDDEN_COLUMNS, INSPECTION_ROWS, TOP_LEVEL, Entity, entity, parse_uuid
 from .models import AuditEvent, ConflictRecord, Mutation, SyncCounter
 
 PROTOCOL_VERSION = 1
@@ -117,6 +117,7 @@ class _Batch:
         self.specs: dict[uuid.UUID, dict] = {}
         self.seen: dict[uuid.UUID, dict] = {}
         self.rev = 0
+        self.now = utcnow()  # one server time per batch; phone clocks are never used
         self.touched_inspections: set[uuid.UUID] = set()
         self.prepare = _hook("prepare_sync_fields")
 
@@ -140,16 +141,15 @@ class _Batch:
                     ref_id = _uuid(f[fname])
                     if ref_id:
                         ids_by_entity[spec.ref].add(ref_id)
-        if mids:
-            for chunk in _chunks(mids):
-                for mid, result in s.execute(select(Mutation.mutation_id, Mutation.result)
-                                             .where(Mutation.mutation_id.in_(chunk), Mutation.user_id == self.p.id)):
+        # Mutation ids already recorded: this user's answer ``duplicate``; another user's id is refused.
+        self.foreign: set[uuid.UUID] = set()
+        for chunk in _chunks(mids):
+            for mid, user_id, result in s.execute(select(Mutation.mutation_id, Mutation.user_id, Mutation.result)
+                                                  .where(Mutation.mutation_id.in_(chunk))):
+                if user_id == self.p.id:
                     self.seen[mid] = result
-            # A mutation id seen from another user is not theirs to learn about: treat it as a clash.
-            self.foreign = set(s.scalars(select(Mutation.mutation_id).where(Mutation.mutation_id.in_(mids),
-                                                                              Mutation.user_id != self.p.id)))
-        else:
-            self.foreign = set()
+                else:
+                    self.foreign.add(mid)
         for name, ids in ids_by_entity.items():
             if name == "inspection":
                 insp_ids |= ids
@@ -201,7 +201,7 @@ class _Batch:
         ent = entity(m.get("entity"))
         plan.mutation = {"mutation_id": mid, "client_id": self.client_id, "user_id": self.p.id,
                          "entity": (ent.name if ent else str(m.get("entity"))[:40]), "record_id": _uuid(m.get("id")),
-                         "status": result["status"], "result": result, "created_at": utcnow()}
+                         "status": result["status"], "result": result, "created_at": self.now}
         self.seen[mid] = result
         return result, plan
 
@@ -346,9 +346,8 @@ class _Batch:
 
     def _create(self, mid, ent: Entity, rid, fields: dict, insp: dict, plan: _Plan) -> dict:
         rev = self._next_rev()
-        now = utcnow()
-        row = {c.name: column_default(c) for c in ent.table.c}
-        row.update(fields)
+        now = self.now
+        row = _defaults(ent, fields)
         for name, fn in ent.server_set.items():
             row[name] = fn(self.p)
         row.update(id=rid, rev=rev, created_at=now, updated_at=now, deleted=False, field_revs={})
@@ -384,7 +383,7 @@ class _Batch:
         rev = self._next_rev()
         for name in changes:
             revs[name] = [rev, client]
-        values = {**changes, "rev": rev, "updated_at": utcnow(), "field_revs": revs}
+        values = {**changes, "rev": rev, "updated_at": self.now, "field_revs": revs}
         plan.updates.append((ent.table, {"id": rid, **values}))
         audit = {k: [jsonable(current.get(k)), jsonable(v)] for k, v in changes.items()}
         current.update(values)
@@ -411,7 +410,7 @@ class _Batch:
         rev = self._next_rev()
         revs = dict(current.get("field_revs") or {})
         revs["deleted"] = [rev, client]
-        values = {"deleted": True, "rev": rev, "updated_at": utcnow(), "field_revs": revs}
+        values = {"deleted": True, "rev": rev, "updated_at": self.now, "field_revs": revs}
         plan.updates.append((ent.table, {"id": rid, **values}))
         current.update(values)
         self.touched_inspections.add(insp["id"])
@@ -422,7 +421,7 @@ class _Batch:
         return result
 
     def _conflict(self, mid, ent: Entity, rid, insp: dict, name: str, kept: Any, lost: Any, reason: str) -> dict:
-        now = utcnow()
+        now = self.now
         return {"id": uuid.uuid4(), "rev": self._next_rev(), "created_at": now, "updated_at": now, "deleted": False,
                 "field_revs": {}, "entity": ent.name, "record_id": rid, "inspection_id": insp["id"], "field": name,
                 "kept_value": jsonable(kept), "lost_value": jsonable(lost), "reason": reason, "mutation_id": mid,
@@ -431,7 +430,7 @@ class _Batch:
     def _audit(self, mid, ent: Entity, rid, insp: dict, action: str, changes: dict) -> dict:
         return {"id": uuid.uuid4(), "entity": ent.name, "record_id": rid, "inspection_id": insp["id"],
                 "action": action, "changes": changes, "user_id": self.p.id, "client_id": self.client_id,
-                "mutation_id": mid, "at": utcnow()}
+                "mutation_id": mid, "at": self.now}
 
 
 _SERVER_KEYS = frozenset({"id", "rev", "created_at", "updated_at", "field_revs"})
@@ -466,6 +465,24 @@ def _derive_measurement(fields: dict, rows: dict) -> dict:
     return out
 
 
+_DEFAULTS: dict[str, list[tuple[str, Any, bool]]] = {}
+_SET_ON_CREATE = frozenset({"id", "rev", "created_at", "updated_at", "deleted", "field_revs"})
+
+
+def _defaults(ent: Entity, given: dict) -> dict[str, Any]:
+    """A new row of ``ent``: ``given`` plus every other column's default (callables called per row)."""
+    spec = _DEFAULTS.get(ent.name)
+    if spec is None:
+        spec = _DEFAULTS[ent.name] = [
+            (c.name, c.default.arg if c.default is not None else None,
+             c.default is not None and c.default.is_callable) for c in ent.table.c if c.name not in _SET_ON_CREATE]
+    row = dict(given)
+    for name, arg, call in spec:
+        if name not in row:
+            row[name] = arg(None) if call else arg
+    return row
+
+
 def _hook(name: str):
     """``server.inspect.service.<name>`` if the inspections package provides it (looked up at call time)."""
     try:
@@ -476,14 +493,12 @@ def _hook(name: str):
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
+    """``value`` as a UUID, or None when it is not one."""
     if isinstance(value, uuid.UUID):
         return value
     if not isinstance(value, str):
         return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    return parse_uuid(value)
 
 
 def _chunks(items: list, size: int = 500) -> Iterable[list]:

@@ -1,0 +1,180 @@
+"""Benchmark the sync protocol against a baseline measured in the same run.
+
+Pushes 10,000 checklist responses in batches of 500 through the real push endpoint (Flask
+test client: routing, auth, validation, merge, mutation log, audit, the inspections hooks)
+and pulls them back in pages, then measures in the same database:
+
+* push baseline: inserting the same 10,000 rows with SQLAlchemy Core ``executemany``;
+* pull baseline: a plain ``SELECT`` of the same rows, serialised to JSON.
+
+Prints mutations (changes) per second and the ratio to the baseline. Targets: push >= 0.25,
+pull >= 0.5. Runs on a temporary SQLite file and, when reachable (``TEST_DATABASE_URL`` or
+``--pg URL``), on a temporary PostgreSQL database.
+
+    python bench/sync.py [--n 10000] [--batch 500] [--pg postgresql://...]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("LINESIDE_INSTANCE_PATH", tempfile.mkdtemp(prefix="lineside-bench-"))
+os.environ.setdefault("SECRET_KEY", "bench-secret-key")
+os.environ.setdefault("ARGON2_MEMORY_KIB", "8192")
+os.environ.setdefault("ARGON2_TIME_COST", "1")
+
+PUSH_TARGET, PULL_TARGET = 0.25, 0.5
+
+
+def run(url: str, n: int, batch: int) -> dict[str, float]:
+    import logging
+
+    from sqlalchemy import insert, select
+
+    from server import create_app
+    from server.demo import demo_id, seed_demo
+    from server.extensions import db
+    from server.inspect.models import ChecklistResponse
+    from server.models import utcnow
+    from server.sync.service import jsonable
+    from tests.support import databases
+
+    databases.migrate(url)
+    app = create_app({"DATABASE_URL": url, "TESTING": True, "SYNC_PAGE_MAX_LIMIT": 2000, "LOG_LEVEL": "WARNING"})
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with app.app_context():
+        seed_demo()
+        client = app.test_client()
+        token = client.post("/api/v1/auth/login", json={"email": "inspector@demo.lineside.test",
+                                                        "password": "demo-inspector"}).get_json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        # Phones sync one inspection at a time: each batch fills one inspection (500 rows, a
+        # large AQL sample), so the verdict recomputed after each batch covers a realistic size.
+        from server.inspect.models import Inspection
+
+        inspections = []
+        for k in range(n // batch + 1):
+            i = Inspection(kind="inline", purchase_order_id=demo_id("po:42"), batch_id=demo_id("batch:A"),
+                           product_id=demo_id("product:tray"), template_id=demo_id("template:tray:1"),
+                           inspector_id=demo_id("user:inspector"), golden_sample_id=demo_id("golden:tray:1"),
+                           lot_size=2500)
+            db.session.add(i)
+            inspections.append(i)
+        db.session.commit()
+        inspection_ids = [str(i.id) for i in inspections]
+        items = ["surface", "colour_match", "stacks_flat", "carton_marks", "barcode", "origin"]
+
+        def fields(i: int) -> dict:
+            return {"inspection_id": inspection_ids[i // batch], "item_key": items[i % len(items)], "unit_index": i, "value": "yes",
+                    "note": f"unit {i}"}
+
+        # start from a quiet database so the pull measures the pushed rows
+        client.get("/api/v1/sync/pull", headers=headers)
+        cursor = client.get("/api/v1/sync/pull", query_string={"limit": 2000}, headers=headers)
+        while True:
+            page = cursor.get_json()
+            if not page["has_more"]:
+                start_cursor = page["cursor"]
+                break
+            cursor = client.get("/api/v1/sync/pull", query_string={"cursor": page["cursor"], "limit": 2000},
+                                headers=headers)
+
+        client_id = str(uuid.uuid4())
+        t0 = time.perf_counter()
+        for start in range(0, n, batch):
+            ms = [{"mutation_id": str(uuid.uuid4()), "entity": "response", "id": str(uuid.uuid4()), "op": "upsert",
+                   "base_rev": None, "fields": fields(i)} for i in range(start, min(n, start + batch))]
+            r = client.post("/api/v1/sync/push", headers=headers,
+                            json={"client_id": client_id, "protocol": 1, "mutations": ms})
+            assert r.status_code == 200, r.get_json()
+            assert all(x["status"] == "applied" for x in r.get_json()["results"]), r.get_json()["results"][:3]
+        push_s = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        got, token_ = 0, start_cursor
+        while True:
+            r = client.get("/api/v1/sync/pull", query_string={"cursor": token_, "limit": 2000}, headers=headers)
+            page = r.get_json()
+            got += sum(1 for c in page["changes"] if c["entity"] == "response")
+            token_ = page["cursor"]
+            if not page["has_more"]:
+                break
+        pull_s = time.perf_counter() - t0
+        assert got >= n, got
+
+        # baseline push: the same rows with Core executemany
+        table = ChecklistResponse.__table__
+        now = utcnow()
+        rows = [{"id": uuid.uuid4(), "rev": 0, "created_at": now, "updated_at": now, "deleted": False,
+                 "field_revs": {}, "passed": True, **{
+                     k: (uuid.UUID(v) if k == "inspection_id" else v) for k, v in fields(i).items()}} for i in range(n)]
+        db.session.rollback()
+        t0 = time.perf_counter()
+        for start in range(0, n, batch):
+            with db.engine.begin() as conn:
+                conn.execute(insert(table), rows[start:start + batch])
+        base_push_s = time.perf_counter() - t0
+
+        # baseline pull: SELECT the pushed rows and serialise them to JSON
+        t0 = time.perf_counter()
+        with db.engine.connect() as conn:
+            result = conn.execute(select(table).where(table.c.rev > 0).order_by(table.c.rev)).mappings().all()
+        body = json.dumps([{k: jsonable(v) for k, v in r.items()} for r in result])
+        base_pull_s = time.perf_counter() - t0
+        assert len(result) >= n and body
+        db.session.remove()
+        db.engine.dispose()
+    return {"push_per_s": n / push_s, "base_push_per_s": n / base_push_s,
+            "pull_per_s": n / pull_s, "base_pull_per_s": n / base_pull_s}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL", ""))
+    ap.add_argument("--without-inspection-hooks", action="store_true",
+                    help="measure the protocol alone: skip prepare_sync_fields and after_sync")
+    args = ap.parse_args()
+    if args.without_inspection_hooks:
+        import server.sync.service as sync_service
+
+        sync_service._hook = lambda name: None
+    from tests.support import databases
+
+    backends = [("sqlite", None)]
+    if args.pg:
+        os.environ["TEST_DATABASE_URL"] = args.pg
+        backends.append(("postgres", None))
+    ok = True
+    for backend, _ in backends:
+        tmp = Path(tempfile.mkdtemp(prefix="lineside-bench-db-"))
+        try:
+            url = databases.create_database(backend, tmp)
+        except BaseException as exc:  # pytest.skip inside create_database when unreachable
+            print(f"{backend}: skipped ({exc})")
+            continue
+        try:
+            r = run(url, args.n, args.batch)
+        finally:
+            databases.drop_database(backend, url)
+        push_ratio = r["push_per_s"] / r["base_push_per_s"]
+        pull_ratio = r["pull_per_s"] / r["base_pull_per_s"]
+        print(f"{backend:8} push {r['push_per_s']:9.0f} mutations/s   baseline executemany "
+              f"{r['base_push_per_s']:9.0f} rows/s   ratio {push_ratio:.2f} (target {PUSH_TARGET})")
+        print(f"{backend:8} pull {r['pull_per_s']:9.0f} changes/s     baseline SELECT+JSON "
+              f"{r['base_pull_per_s']:9.0f} rows/s   ratio {pull_ratio:.2f} (target {PULL_TARGET})")
+        ok &= push_ratio >= PUSH_TARGET and pull_ratio >= PULL_TARGET
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
