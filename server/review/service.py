@@ -365,6 +365,9 @@ def _batch_context(batch: Batch) -> tuple[Product, PurchaseOrder, GoldenSample |
 
 
 def _lab_of(analysis: dict) -> list[float]:
+    """The photo's measured Lab, or NaNs (skipped by the chart) when missing or not colour-calibrated."""
+    if analysis.get("calibrated") is False:
+        return [math.nan] * 3
     lab = analysis.get("lab")
     if isinstance(lab, list) and len(lab) == 3 and all(_finite(v) for v in lab):
         return [float(v) for v in lab]
@@ -426,7 +429,9 @@ def on_photo_analysed(photo: Photo) -> list[DriftAlert]:
     if insp is None or insp.batch_id is None:
         db.session.commit()
         return []
-    batch = db.session.get(Batch, insp.batch_id)
+    # One evaluation per batch at a time (PostgreSQL row lock; SQLite has one writer anyway):
+    # a concurrent worker waits, then sees this one's photos and alerts.
+    batch = db.session.scalar(select(Batch).where(Batch.id == insp.batch_id).with_for_update())
     changed = update_batch_alerts(batch)
     commit_and_dispatch()
     return changed

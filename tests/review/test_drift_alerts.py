@@ -148,3 +148,16 @@ def test_another_brands_reviewer_gets_404_for_drift_and_alerts(client, demo, log
     assert client.get(f"/api/v1/review/alerts/{alert.id}", headers=other).status_code == 404
     assert client.post(f"/api/v1/review/alerts/{alert.id}/acknowledge", headers=other, json={}).status_code == 404
     assert client.get("/api/v1/review/alerts", headers=other).get_json() == []
+
+
+def test_uncalibrated_colour_is_left_out_of_the_chart(client, as_reviewer, demo):
+    from server.review.service import on_photo_analysed
+
+    photos = run_drift(demo, darkening_series(n_drift=0))
+    odd = add_photo(demo("inspection:inline:A"), lab=[40.0, 0.0, 40.0], sequence=len(photos) + 1)
+    odd.analysis = {**odd.analysis, "calibrated": False}
+    on_photo_analysed(odd)
+    series = client.get(f"/api/v1/review/batches/{demo('batch:A')}/drift",
+                        headers=as_reviewer).get_json()["series"][0]
+    assert series["points"][-1]["photo_id"] == str(odd.id) and series["points"][-1]["dL"] is None
+    assert _alerts() == []

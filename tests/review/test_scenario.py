@@ -61,3 +61,23 @@ def test_drift_demo_can_run_again_and_starts_over(runner, demo):
     live = db.session.scalar(select(func.count()).select_from(Photo).where(
         Photo.deleted.is_(False), Photo.item_key == "drift_demo"))
     assert live == 25
+
+
+def test_a_photo_analysed_by_the_real_pipeline_reaches_the_drift_chart_and_the_review_screen(
+        client, as_reviewer, demo):
+    from server.inspect.analysis import analyse_photo
+    from tests.inspect.photo_flow import demo_photo, store_photo
+
+    ok = store_photo(demo_photo("in_tolerance"))
+    off = store_photo(demo_photo("out_of_tolerance"))
+    assert analyse_photo(ok) == "pass" and analyse_photo(off) == "fail"
+
+    drift = client.get(f"/api/v1/review/batches/{demo('batch:A')}/drift", headers=as_reviewer).get_json()
+    colour = next(s for s in drift["series"] if s["kind"] == "colour")
+    assert [p["photo_id"] for p in colour["points"]] == [str(ok), str(off)]
+    assert colour["status"] == "baseline"
+    assert colour["points"][1]["delta_e"] > colour["points"][0]["delta_e"]
+
+    detail = client.get(f"/api/v1/review/photos/{off}", headers=as_reviewer).get_json()
+    assert detail["severity"] == "high" and detail["photo_url"] and detail["overlay_url"]
+    assert {m["name"]: m["within"] for m in detail["measurements"]}["colour (Sage green)"] is False
