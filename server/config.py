@@ -51,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "DRIFT_EWMA_LAMBDA": 0.2,
     "DRIFT_EWMA_L": 3.0,
     "DRIFT_BASELINE_POINTS": 30,  # photos per batch that set the centre and sigma
+    "DRIFT_SIGMA_LAB": "",  # "" = estimate; else one value or "L,a,b" (CIELAB units)
+    "DRIFT_SIGMA_MM": "",  # "" = estimate; else sigma of photo-measured sizes in mm
     "DRIFT_CHART_URL_TTL_SECONDS": 600,  # signed drift.svg links for <img>
     # webhooks: private, loopback and link-local targets are refused unless allowed (SSRF)
     "WEBHOOK_TIMEOUT_SECONDS": 5,

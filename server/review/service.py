@@ -285,11 +285,24 @@ class SeriesDrift:
     result: drift_stats.DriftResult
 
 
-def drift_settings() -> dict[str, Any]:
-    """The drift chart settings from the app config (λ, L, baseline size, optional σ and centre)."""
+def drift_settings(kind: str = "colour") -> dict[str, Any]:
+    """The drift chart settings from the app config: λ, L, baseline size and, when configured, σ.
+
+    ``DRIFT_SIGMA_LAB`` (one value or ``"L,a,b"``) and ``DRIFT_SIGMA_MM`` replace the σ
+    estimate for colour and dimension charts; an unreadable value is ignored with a warning.
+    """
     cfg = current_app.config
     out: dict[str, Any] = {"lam": float(cfg["DRIFT_EWMA_LAMBDA"]), "limit_width": float(cfg["DRIFT_EWMA_L"]),
                            "baseline_points": int(cfg.get("DRIFT_BASELINE_POINTS", 30))}
+    raw = str(cfg.get("DRIFT_SIGMA_LAB" if kind == "colour" else "DRIFT_SIGMA_MM") or "").strip()
+    if raw:
+        try:
+            values = tuple(float(v) for v in raw.split(","))
+            if len(values) not in ((1, 3) if kind == "colour" else (1,)) or min(values) <= 0:
+                raise ValueError(raw)
+            out["sigma"] = values[0] if len(values) == 1 else values
+        except ValueError:
+            log.warning("ignoring drift sigma setting %r for %s charts", raw, kind)
     return out
 
 
@@ -384,8 +397,8 @@ def evaluate_batch(batch: Batch) -> list[SeriesDrift]:
     """
     product, _, golden = _batch_context(batch)
     photos = batch_photos(batch.id)
-    settings = drift_settings()
-    colour_settings = _colour_settings(settings)
+    settings = drift_settings("dimension")
+    colour_settings = _colour_settings(drift_settings("colour"))
     out: list[SeriesDrift] = []
     standards = [s for s in product.colour_standards if not s.deleted]
     measured = golden.measured if golden is not None and isinstance(golden.measured, dict) else {}

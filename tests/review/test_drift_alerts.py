@@ -161,3 +161,9 @@ def test_uncalibrated_colour_is_left_out_of_the_chart(client, as_reviewer, demo)
                         headers=as_reviewer).get_json()["series"][0]
     assert series["points"][-1]["photo_id"] == str(odd.id) and series["points"][-1]["dL"] is None
     assert _alerts() == []
+
+
+def test_configured_sigma_replaces_the_estimate(demo, app):
+    app.config["DRIFT_SIGMA_LAB"] = "5.0"  # a process this noisy hides a 3-unit darkening
+    run_drift(demo, darkening_series())
+    assert _alerts(kind="colour", rule="ewma") == []
