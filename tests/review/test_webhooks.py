@@ -154,3 +154,16 @@ def test_inspector_may_not_manage_webhooks(client, as_inspector, demo, receiver)
     r = client.post("/api/v1/review/webhooks", headers=as_inspector, json={
         "brand_id": str(demo("org:brand")), "url": receiver.url, "event_types": ["drift.alert.opened"]})
     assert r.status_code == 403
+
+
+def test_disabling_then_deleting_a_webhook_stops_deliveries_and_removes_its_log(client, as_reviewer, demo,
+                                                                               receiver):
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    assert client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer).status_code == 202
+    r = client.patch(f"/api/v1/review/webhooks/{hook['id']}", headers=as_reviewer, json={"active": False})
+    assert r.status_code == 200 and r.get_json()["active"] is False
+    run_drift(demo, darkening_series())
+    assert len(receiver.requests) == 1  # only the test event
+    assert client.delete(f"/api/v1/review/webhooks/{hook['id']}", headers=as_reviewer).status_code == 204
+    assert db.session.scalars(select(WebhookDelivery)).all() == []
+    assert client.get(f"/api/v1/review/webhooks/{hook['id']}", headers=as_reviewer).status_code == 404
