@@ -68,6 +68,7 @@ export async function route() {
     if (typeof cleanup === 'function') cleanup();
     cleanup = null;
     renderNav();
+    main.dataset.route = String(my); // views that await the network check it before painting
     cleanup = await view.show(main, ctx, ...m.slice(1));
     if (my === routing && document.activeElement === document.body) main.focus({ preventScroll: true });
     return;

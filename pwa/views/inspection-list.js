@@ -37,8 +37,10 @@ async function rows(ctx) {
 /** Show the list; re-render whenever a sync brings changes. */
 export async function show(root, ctx) {
   prefetchReferenceData();
+  let active = true; // a draw that finishes after we left must not paint over the next view
   const draw = async () => {
     const list = await rows(ctx);
+    if (!active) return;
     render(root, html`
       <h1>${t('list.title')}</h1>
       ${list.length === 0 ? html`<p class="muted" data-testid="list-empty">${t('list.empty')}</p>` : ''}
@@ -62,5 +64,5 @@ export async function show(root, ctx) {
     wasRunning = ctx.syncState.running;
   };
   ctx.syncState.addEventListener('change', onSync);
-  return () => ctx.syncState.removeEventListener('change', onSync);
+  return () => { active = false; ctx.syncState.removeEventListener('change', onSync); };
 }

@@ -553,22 +553,25 @@ export async function show(root, ctx, id) {
   await screen.load();
   screen.draw();
   let wasRunning = ctx.syncState.running;
+  let active = true;
   const onSync = async () => {
     // After a sync, pick up reviewer decisions and conflicts without disturbing input focus.
-    if (wasRunning && !ctx.syncState.running && screen.insp && !root.contains(document.activeElement)) {
-      await screen.load();
+    const finished = wasRunning && !ctx.syncState.running;
+    wasRunning = ctx.syncState.running;
+    if (!finished || !screen.insp) return;
+    await screen.load();
+    if (!active) return; // the inspector has moved on
+    if (!root.contains(document.activeElement)) {
       screen.drawTasks();
       screen.drawIssues();
       screen.drawSummary();
       screen.drawPhotos();
-    } else if (wasRunning && !ctx.syncState.running && screen.insp) {
-      await screen.load();
+    } else {
       screen.drawTasks();
       screen.drawIssues();
       screen.drawPhotos();
     }
-    wasRunning = ctx.syncState.running;
   };
   ctx.syncState.addEventListener('change', onSync);
-  return () => { ctx.syncState.removeEventListener('change', onSync); screen.destroy(); };
+  return () => { active = false; ctx.syncState.removeEventListener('change', onSync); screen.destroy(); };
 }

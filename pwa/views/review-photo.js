@@ -20,11 +20,13 @@ async function signedUrl(photoId, variant) {
 
 /** Show one photo for review. */
 export async function show(root, ctx, photoId) {
+  const route = root.dataset.route;
   const detail = await optional(`/api/v1/review/photos/${photoId}`);
   const local = await getRecord('photo', photoId);
   const inspectionId = detail?.inspection_id ?? local?.fields?.inspection_id ?? null;
   const [photoUrl, overlayUrl] = await Promise.all([signedUrl(photoId, 'original'), signedUrl(photoId, 'overlay')]);
   const goldenUrl = detail?.golden_sample_url ?? null;
+  if (root.dataset.route !== route) return; // the user has moved on
   const img = (src, label) => html`<figure>${src ? html`<img src="${src}" alt="${label}">` : html`<div class="placeholder">${t('review.unavailable')}</div>`}
     <figcaption>${label}</figcaption></figure>`;
   render(root, html`

@@ -20,11 +20,13 @@ const items = (data) => (Array.isArray(data) ? data : data?.items ?? data?.resul
 
 /** Show the review queue. */
 export async function show(root) {
+  const route = root.dataset.route;
   render(root, html`
     <h1>${t('review.title')}</h1>
     <section id="queue" class="card" aria-busy="true"><p class="muted">${t('app.loading')}</p></section>
     <section id="alerts" class="card"><h2>${t('review.alerts')}</h2><p class="muted">${t('app.loading')}</p></section>`);
   const [queue, alerts] = await Promise.all([optional('/api/v1/review/queue'), optional('/api/v1/review/alerts')]);
+  if (root.dataset.route !== route) return; // the user has moved on
   const q = root.querySelector('#queue');
   q.setAttribute('aria-busy', 'false');
   if (queue === null) {

@@ -1,0 +1,188 @@
+"""The phone's sync engine against the real server, with failures injected at the network.
+
+Each test queues changes through the app's own store (lib/store.js), then syncs.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
+
+
+@pytest.fixture
+def page(live_server, phone):
+    """A signed-in inspector with the demo downloaded."""
+    from server.demo import demo_id
+
+    page = phone.new_page()
+    page.goto(live_server.url + "/")
+    page.get_by_label("Email").fill("inspector@demo.lineside.test")
+    page.get_by_label("Password").fill("demo-inspector")
+    page.locator("#signin button[type=submit]").click()
+    page.wait_for_selector(f"[data-testid='inspection-{demo_id('inspection:final:B')}']")
+    _synced(page)
+    return page
+
+
+def _synced(page, timeout=20_000):
+    page.wait_for_function("() => { const s = window.lineside?.syncState; return s && !s.running && !s.error"
+                           " && s.pending === 0 && s.lastSync; }", timeout=timeout)
+
+
+def _sync(page):
+    """Start a sync unless one is running (Background Sync may have started one already)."""
+    page.evaluate("() => { window.lineside.syncNow(); }")
+
+
+def _queue_defects(page, codes, defect_class="minor"):
+    from server.demo import demo_id
+
+    return page.evaluate("""async ([inspection, codes, cls]) => {
+        const { saveRecord, newId } = await import('/app/lib/store.js');
+        const { refreshCounts } = await import('/app/lib/sync.js');
+        const ids = [];
+        for (const code of codes) {
+          const id = newId();
+          ids.push(id);
+          await saveRecord('defect', id, { inspection_id: inspection, code, defect_class: cls, count: 1, note: '' });
+        }
+        await refreshCounts();
+        return ids;
+    }""", [str(demo_id("inspection:final:B")), codes, defect_class])
+
+
+def _server_codes(live_server, prefix):
+    from server.extensions import db
+    from server.inspect.models import Defect
+
+    with live_server.app.app_context():
+        rows = db.session.scalars(select(Defect.code).where(Defect.code.startswith(prefix))).all()
+        db.session.remove()
+    return sorted(rows)
+
+
+def _problem(route, status, code, detail="injected"):
+    route.fulfill(status=status, content_type="application/problem+json",
+                  body=json.dumps({"status": status, "code": code, "title": code, "detail": detail}))
+
+
+def test_a_batch_over_the_size_limit_is_split(live_server, page):
+    sizes = []
+
+    def push(route):
+        n = len(json.loads(route.request.post_data)["mutations"])
+        sizes.append(n)
+        if n > 1:
+            _problem(route, 413, "payload_too_large")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sync/push", push)
+    _queue_defects(page, ["split-a", "split-b", "split-c"])
+    _sync(page)
+    _synced(page)
+    assert _server_codes(live_server, "split-") == ["split-a", "split-b", "split-c"]
+    assert sizes[:3] == [3, 2, 1]
+
+
+def test_a_rejected_change_leaves_the_outbox_and_is_shown(live_server, page):
+    from server.demo import demo_id
+
+    _queue_defects(page, ["bad-class"], defect_class="cosmetic")
+    _sync(page)
+    _synced(page)
+    assert _server_codes(live_server, "bad-class") == []
+    expect(page.get_by_test_id("sync-pending")).to_have_text("All changes synced")
+    page.goto(live_server.url + f"/#/inspection/{demo_id('inspection:final:B')}")
+    expect(page.get_by_test_id("issue")).to_contain_text("Rejected: defect")
+
+
+def test_an_expired_session_asks_to_sign_in_and_keeps_the_outbox(live_server, page):
+    page.route("**/api/v1/sync/push", lambda route: _problem(route, 401, "unauthenticated"))
+    _queue_defects(page, ["after-401"])
+    _sync(page)
+    expect(page.get_by_test_id("sync-error")).to_contain_text("Sign in again")
+    page.wait_for_url("**/#/signin")
+    assert page.evaluate("() => window.lineside.syncState.pending") == 1
+    page.unroute("**/api/v1/sync/push")
+    page.get_by_label("Password").fill("demo-inspector")
+    page.locator("#signin button[type=submit]").click()
+    _synced(page)
+    assert _server_codes(live_server, "after-401") == ["after-401"]
+
+
+def test_a_busy_server_is_retried_without_the_user(live_server, page):
+    calls = []
+
+    def push(route):
+        calls.append(1)
+        if len(calls) == 1:
+            _problem(route, 503, "unavailable")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sync/push", push)
+    _queue_defects(page, ["after-503"])
+    _sync(page)
+    _synced(page, timeout=15_000)  # the backoff timer (or Background Sync) retries
+    assert _server_codes(live_server, "after-503") == ["after-503"]
+    assert len(calls) >= 2
+
+
+def test_an_outdated_app_is_asked_to_update(live_server, page):
+    page.route("**/api/v1/sync/push", lambda route: _problem(route, 409, "protocol_outdated"))
+    _queue_defects(page, ["outdated"])
+    _sync(page)
+    expect(page.get_by_test_id("sync-error")).to_contain_text("Please update")
+    assert page.evaluate("() => window.lineside.syncState.pending") == 1
+
+
+def test_must_resync_pulls_from_the_start_and_keeps_local_changes(live_server, page):
+    pulls = []
+
+    def pull(route):
+        url = route.request.url
+        pulls.append("cursor=" in url)
+        if "cursor=" in url and len(pulls) == 1:
+            route.fulfill(status=410, content_type="application/problem+json",
+                          body=json.dumps({"status": 410, "code": "gone", "must_resync": True}))
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/sync/pull*", pull)
+    page.route("**/api/v1/sync/push", lambda route: _problem(route, 503, "unavailable"))
+    _queue_defects(page, ["kept-local"])
+    page.unroute("**/api/v1/sync/push")
+    _sync(page)
+    _synced(page)
+    assert pulls[:2] == [True, False]  # the 410, then from no cursor
+    assert _server_codes(live_server, "kept-local") == ["kept-local"]
+    assert page.evaluate("""async () => (await window.lineside.getAll('records'))
+        .filter((r) => r.entity === 'defect' && r.fields.code === 'kept-local').length""") == 1
+
+
+def test_the_language_switch_shows_chinese(page):
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Language").select_option("zh-CN")
+    expect(page.get_by_role("link", name="检验")).to_be_visible()
+    expect(page.get_by_role("button", name="立即同步")).to_be_visible()
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    page.reload()
+    expect(page.get_by_role("heading", name="设置")).to_be_visible()
+
+
+def test_the_api_docs_page_lists_the_api(live_server, phone):
+    page = phone.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(live_server.url + "/api/docs")
+    page.wait_for_selector("html[data-ready]")
+    expect(page.locator("details.op", has_text="/api/v1/auth/login")).to_contain_text("Sign in with email and password")
+    assert page.locator("details.op").count() > 10
+    assert errors == []
