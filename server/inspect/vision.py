@@ -54,6 +54,7 @@ UNIT_PX_PER_MM = 4.0  # rectified unit area: 0.25 mm per pixel (edges are found 
 CARD_PX_PER_MM = 2.0  # rectified whole card for the flat field
 BLUR_LIMIT_MM = 0.6  # edge blur (Gaussian sigma on the card) that makes a photo unusable
 OVERLAY_MAX_SIDE = 1280
+LAPLACIAN_BLURRY = 3.0  # Laplacian variance (~1000 px image) below which a card-less photo is called blurry
 
 _REF_LINEAR = color.srgb_to_linear(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
 _REF_LAB = color.srgb_to_lab(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
@@ -472,7 +473,7 @@ def _sample_quads(bgr: np.ndarray, quads_px: np.ndarray, shrink: float = 0.5):
             continue
         lin = _linear_rgb(roi)
         means.append(lin.mean(axis=0))
-        clipped.append(bool(np.percentile(roi, 90, axis=0).max() >= 254))
+        clipped.append(bool(np.count_nonzero(roi >= 254) > 0.1 * len(roi)))
         y = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
         spread.append(float(y.std() / max(y.mean(), 1e-4)))
     return np.array(means, dtype=np.float64), np.array(clipped), np.array(spread)
@@ -717,16 +718,23 @@ def _blur_sigma_px(gray: np.ndarray, quads_px: list[np.ndarray]) -> float | None
         gx = cv2.Sobel(roi, cv2.CV_32F, 1, 0, ksize=3) / 8.0
         gy = cv2.Sobel(roi, cv2.CV_32F, 0, 1, ksize=3) / 8.0
         grad = np.sqrt(gx * gx + gy * gy)
-        contrast = float(np.percentile(roi, 95) - np.percentile(roi, 5))
-        peak = float(np.percentile(grad, 99.5))
+        flat_roi = roi.ravel()
+        n = flat_roi.size
+        low, high = np.partition(flat_roi, [n // 20, n - 1 - n // 20])[[n // 20, n - 1 - n // 20]]
+        contrast = float(high - low)
+        g = grad.ravel()
+        peak = float(np.partition(g, g.size - 1 - g.size // 200)[g.size - 1 - g.size // 200])
         if contrast > 0.05 and peak > 0:
             sigmas.append(contrast / (peak * math.sqrt(2 * math.pi)))
     return float(np.median(sigmas)) if sigmas else None
 
 
 def _laplacian_variance(gray: np.ndarray) -> float:
-    small = gray if max(gray.shape) <= 1000 else cv2.resize(gray, None, fx=1000 / max(gray.shape), fy=1000 / max(gray.shape), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(small, cv2.CV_32F).var())
+    """Variance of the Laplacian (a common, resolution-dependent sharpness score) of an
+    image at most ~1000 px on its longer side."""
+    small = gray if max(gray.shape) <= 1100 else cv2.resize(gray, None, fx=1000 / max(gray.shape), fy=1000 / max(gray.shape), interpolation=cv2.INTER_AREA)
+    _, std = cv2.meanStdDev(cv2.Laplacian(small, cv2.CV_16S))
+    return float(std[0, 0]) ** 2
 
 
 # ---------------------------------------------------------------------------------------
@@ -901,6 +909,10 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
     too_blurry = blur_mm is not None and blur_mm > BLUR_LIMIT_MM
     if too_blurry:
         result.reasons.append(f"photo too blurry (edges spread over {blur_mm:.1f} mm)")
+    elif not has_card and quality["laplacian_variance"] < LAPLACIAN_BLURRY:
+        # No marker edges to measure: fall back on the global sharpness score.
+        too_blurry = True
+        result.reasons.append("photo too blurry: card markers could not be read")
     if blur_mm is not None:
         confidence *= float(np.interp(blur_mm, [0.25, BLUR_LIMIT_MM, 1.5], [1.0, 0.6, 0.2]))
 
@@ -912,8 +924,9 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
         if flat is not None:
             quality["paper_samples"] = flat.samples
             quality["flat_field_residual"] = round(flat.residual_rel, 4)
-            quality["light_falloff"] = round(1.0 - flat.value_range[0] / 0.8 / (flat.value_range[1] / 1.2), 3)
-            paper_white = max(flat.paper_rgb_linear) * flat.value_range[1] / 1.2
+            darkest, brightest = flat.value_range[0] / 0.8, flat.value_range[1] / 1.2  # undo the clamp margin
+            quality["light_falloff"] = round(1.0 - darkest / brightest, 3)
+            paper_white = max(flat.paper_rgb_linear) * brightest
             quality["paper_white_linear"] = round(paper_white, 4)
             if paper_white < 0.08:
                 result.reasons.append("photo under-exposed")
@@ -991,6 +1004,10 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
         if unit.lab_spread > 4.0:
             result.reasons.append("unit colour is uneven (pattern, glare or shadow)")
             confidence *= 0.8
+        if unit.inlier_fraction < 0.7:
+            left_out = 100.0 * (1.0 - unit.inlier_fraction)
+            result.reasons.append(f"glare or shadow on the unit ({left_out:.0f}% of its pixels left out of the colour)")
+            confidence *= float(np.interp(unit.inlier_fraction, [0.3, 0.7], [0.4, 0.9]))
         if has_card:
             result.length_mm = round(unit.length_mm, 2)
             result.width_mm = round(unit.width_mm, 2)
@@ -1014,6 +1031,8 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
             result.reasons.append("no colour tolerance in the reference")
         elif result.calibrated and de > de_max:
             failures.append(f"colour ΔE00 {de:.1f} above tolerance {de_max:.1f}")
+        elif de > de_max:
+            result.reasons.append(f"uncalibrated colour ΔE00 {de:.1f} above tolerance {de_max:.1f} (not judged)")
     elif result.lab is not None:
         result.reasons.append("no reference colour to compare with")
     size_ok = has_card and unit is not None and not unit.touches_border and not too_blurry

@@ -1,5 +1,6 @@
 """Tests for photo analysis: input safety, geometry, colour and size accuracy."""
 
+import json
 import struct
 import time
 import zlib
@@ -270,6 +271,7 @@ def test_result_shape_and_overlay(photo):
     assert q["blur_sigma_mm"] < vision.BLUR_LIMIT_MM
     for key in ("laplacian_variance", "clipped_fraction", "px_per_mm", "checker_source", "flat_field_residual"):
         assert key in q
+    json.dumps({k: v for k, v in result.items() if k != "overlay_jpeg"})  # plain values only
 
 
 def test_colour_outside_tolerance_fails_with_reason(photo):
@@ -290,14 +292,22 @@ def test_size_outside_tolerance_fails_with_reason(photo):
     assert any(r.startswith("length") for r in result["reasons"])
 
 
-def test_blurry_photo_is_unusable(photo):
+@pytest.mark.parametrize(("sigma_px", "markers_readable"), [(5.0, True), (14.0, False)])
+def test_blurry_photo_is_unusable(photo, sigma_px, markers_readable):
     data, truth = photo
     bgr = vision.decode_photo(data).bgr
-    blurred = _encode(cv2.GaussianBlur(bgr, (0, 0), 8.0), ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90])
+    blurred = _encode(cv2.GaussianBlur(bgr, (0, 0), sigma_px), ".jpg", [cv2.IMWRITE_JPEG_QUALITY, 90])
     result = vision.analyze_photo(blurred, synth.reference_for(truth))
     assert result["status"] == "unusable"
     assert any("too blurry" in r for r in result["reasons"])
     assert result["confidence"] < 0.5
+    assert ("blur_sigma_mm" in result["quality"]) == markers_readable
+
+
+def test_sharp_photo_without_card_is_not_called_blurry():
+    data, truth = synth.make_photo(44, with_card=False)
+    result = vision.analyze_photo(data, synth.reference_for(truth))
+    assert not any("blurry" in r for r in result["reasons"])
 
 
 def test_over_exposed_patches_are_reported(photo):
