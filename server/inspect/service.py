@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any, Iterable
 
 from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Membership, Role, User
 from ..auth import Principal
@@ -256,7 +257,8 @@ def _current_of_family(family_id: uuid.UUID) -> ChecklistTemplate | None:
 def edit_template(p: Principal, t: ChecklistTemplate, data: dict[str, Any]) -> ChecklistTemplate:
     """Edit a checklist: adds a new version; earlier versions (and inspections using them) stay as they are.
 
-    Raises ``Forbidden`` outside the caller's brands, ``Conflict`` for an archived family.
+    Raises ``Forbidden`` outside the caller's brands, ``Conflict`` for an archived family or a
+    concurrent edit.
     """
     _require_brand_editor(p, t.brand_id)
     latest = _current_of_family(t.family_id)
@@ -279,7 +281,11 @@ def edit_template(p: Principal, t: ChecklistTemplate, data: dict[str, Any]) -> C
                   **{k: [getattr(latest, k), getattr(new, k)] for k in ("name", "inspection_kind", "sections",
                                                                         "verdict_rule")
                      if getattr(latest, k) != getattr(new, k)}}, p.id)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # someone else added this version number first
+        db.session.rollback()
+        raise Conflict("Someone edited this checklist at the same time; reload it and edit again.") from None
     return new
 
 

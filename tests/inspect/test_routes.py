@@ -240,3 +240,19 @@ def test_patching_a_measurement_changes_only_the_fields_given(client, as_inspect
     assert r.status_code == 200, r.get_json()
     m = r.get_json()
     assert m["unit_entered"] == "cm" and m["value_si"] == pytest.approx(82.0) and m["in_tolerance"] is False
+
+
+def test_sync_edit_of_an_answer_recomputes_passed_and_the_verdict(app, client, as_inspector, as_reviewer, demo):
+    if not any(r.rule == "/api/v1/sync/push" for r in app.url_map.iter_rules()):
+        pytest.skip("the sync push endpoint is not in this build")
+    iid, rid = str(demo("inspection:final:B")), str(uuid.uuid4())
+    first = _push(client, as_inspector, [{"mutation_id": str(uuid.uuid4()), "entity": "response", "id": rid,
+                                          "op": "upsert", "base_rev": None,
+                                          "fields": {"inspection_id": iid, "item_key": "barcode", "value": "yes"}}])
+    rev = first.get_json()["results"][0]["rev"]
+    r = _push(client, as_inspector, [{"mutation_id": str(uuid.uuid4()), "entity": "response", "id": rid,
+                                      "op": "upsert", "base_rev": rev, "fields": {"value": "no", "passed": True}}])
+    assert r.get_json()["results"][0]["status"] == "applied", r.get_json()
+    d = _detail(client, as_reviewer, iid)
+    assert d["responses"][0]["passed"] is False  # the server decides, not the phone
+    assert d["verdict_detail"]["classes"]["major"]["found"] == 1

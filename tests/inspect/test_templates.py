@@ -114,9 +114,26 @@ def test_another_brands_checklist_is_not_found(client, demo, login, body):
     assert client.post(URL, json=body, headers=headers).status_code == 403
 
 
-def test_unchanged_inspection_count(client, as_reviewer, demo):
-    """Editing a checklist never touches inspections under way."""
+def test_editing_a_checklist_never_touches_inspections_under_way(client, as_reviewer, demo):
     before = {i.id: i.template_id for i in db.session.scalars(select(Inspection))}
     client.patch(f"{URL}/{demo('template:tray:1')}", json={"name": "Renamed"}, headers=as_reviewer)
     db.session.expire_all()
     assert {i.id: i.template_id for i in db.session.scalars(select(Inspection))} == before
+
+
+def test_unknown_verdict_rule_keys_are_refused(client, as_reviewer, body):
+    body["verdict_rule"] = {"failed_item_class": "major", "failed_items_are_fine": True}
+    r = client.post(URL, json=body, headers=as_reviewer)
+    assert r.status_code == 422 and "verdict_rule" in r.get_json()["errors"]["json"]
+
+
+def test_defect_library_has_every_category_with_valid_classes():
+    from server.inspect import defects
+
+    entries = defects.entries()
+    assert {e["category"] for e in entries} == {"apparel", "hard_goods", "packaging"}
+    assert {e["default_class"] for e in entries} == {"critical", "major", "minor"}
+    for category in ("apparel", "hard_goods", "packaging"):
+        codes = [e["code"] for e in defects.entries(category)]
+        assert len(codes) == len(set(codes)) and "missing_component" in codes
+    assert defects.default_class("damaged_carton", "apparel") == "major"  # found in another category
