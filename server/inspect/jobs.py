@@ -18,7 +18,7 @@ import logging
 import uuid
 
 from celery import shared_task
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
 from . import analysis
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_RETRIES = 5
 RETRY_BACKOFF_SECONDS = (5, 30, 120, 600, 1800)
-_TRANSIENT = (analysis.AnalysisUnavailable, OperationalError, DBAPIError)
+_TRANSIENT = (analysis.AnalysisUnavailable, OperationalError, InterfaceError)
 
 
 def enqueue_analysis(photo_id: uuid.UUID | str, *, force: bool = False) -> None:
@@ -74,11 +74,20 @@ def analyse_photo_task(self, photo_id: str, force: bool = False) -> str | None:
         countdown = RETRY_BACKOFF_SECONDS[min(retries, len(RETRY_BACKOFF_SECONDS) - 1)]
         log.warning("analysis of photo %s failed (%s); retry %d in %d s", pid, exc, retries + 1, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
+    except Exception as exc:  # a bug, not the photo's fault: still never leave the photo waiting
+        _rollback()
+        log.exception("analysis of photo %s failed unexpectedly", pid)
+        return _give_up(pid, exc)
 
 
 def _give_up(photo_id: uuid.UUID, exc: Exception) -> str | None:
     """Record the photo as unusable with the reason, if the database lets us."""
-    reason = str(exc) if isinstance(exc, analysis.AnalysisUnavailable) else "the database was unavailable"
+    if isinstance(exc, analysis.AnalysisUnavailable):
+        reason = str(exc)
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        reason = "the database was unavailable"
+    else:
+        reason = f"analysis failed unexpectedly ({type(exc).__name__})"
     try:
         return analysis.mark_unusable(photo_id, f"{reason}; analyse it again later")
     except Exception:

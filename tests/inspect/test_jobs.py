@@ -164,3 +164,15 @@ def test_a_real_worker_analyses_completed_uploads_and_survives_bad_photos(app, c
     assert bad.analysis_status == "unusable" and bad.flag_reasons == ["unusable"]
     assert good.analysis_status == "pass" and not good.flagged
     assert worker.poll() is None  # the worker is still alive
+
+
+def test_an_unexpected_error_after_the_pipeline_still_ends_unusable(app, demo, monkeypatch):
+    def broken(*a, **kw):
+        raise KeyError("bug")
+
+    monkeypatch.setattr("server.inspect.analysis.store_overlay", broken)
+    photo_id = store_photo(demo_photo("in_tolerance"))
+    _enqueue(photo_id)
+    photo = photo_row(photo_id)
+    assert (photo.upload_state, photo.analysis_status) == ("analysed", "unusable")
+    assert photo.analysis["reasons"] == ["analysis failed unexpectedly (KeyError); analyse it again later"]
