@@ -225,10 +225,14 @@ def report_context(insp: Inspection, photo_url: Callable[[Photo], str | None]) -
     table: dict[int, dict[str, Measurement]] = {}
     for m in measurements:
         table.setdefault(m.unit_index, {})[str(m.dimension_spec_id)] = m
-    measurement_rows = [{"unit": unit, "cells": [
-        (lambda m: None if m is None else {"value": _fmt(m.value_si), "entered": f"{m.value_entered:g} {m.unit_entered}",
-                                           "ok": m.in_tolerance, "photo": m.source == "photo"})(cells.get(str(sp.id)))
-        for sp in specs]} for unit, cells in sorted(table.items())]
+    def cell(m: Measurement | None) -> dict[str, Any] | None:
+        if m is None:
+            return None
+        return {"value": _fmt(m.value_si), "entered": f"{m.value_entered:g} {m.unit_entered}", "ok": m.in_tolerance,
+                "photo": m.source == "photo"}
+
+    measurement_rows = [{"unit": unit, "cells": [cell(cells.get(str(sp.id))) for sp in specs]}
+                        for unit, cells in sorted(table.items())]
     summary = service.measurement_summary(insp)
 
     library = {e["code"]: e["label"] for e in defect_library.entries(None)}

@@ -12,10 +12,10 @@ from ..auth import require
 from ..errors import ValidationFailed
 from ..pagination import paginate_query
 from . import defects, reports, service
-from .schemas import (AuditEventSchema, DefectLibraryEntrySchema, DefectLibraryQuerySchema, DefectSchema,
-                      InspectionCreateSchema, InspectionDetailSchema, InspectionQuerySchema, InspectionSchema,
-                      InspectionUpdateSchema, MeasurementSchema, OverrideSchema, ChecklistResponseSchema, ShareLinkCreateSchema,
-                      ShareLinkSchema, SpecSummarySchema, SwitchingQuerySchema, SwitchingStateSchema,
+from .schemas import (AuditEventSchema, ChecklistResponseSchema, DefectLibraryEntrySchema,
+                      DefectLibraryQuerySchema, DefectSchema, InspectionCreateSchema, InspectionDetailSchema, InspectionQuerySchema,
+                      InspectionSchema, InspectionUpdateSchema, MeasurementSchema, OverrideSchema,
+                      ShareLinkCreateSchema, ShareLinkSchema, SpecSummarySchema, SwitchingQuerySchema, SwitchingStateSchema,
                       TemplateCopySchema, TemplateCreateSchema, TemplateEditSchema, TemplateQuerySchema,
                       TemplateSchema)
 

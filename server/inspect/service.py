@@ -930,7 +930,8 @@ def inspection_detail(insp: Inspection) -> SimpleNamespace:
         d.photo_ids = [ph.id for ph in photos if ph.defect_id == d.id]
     data.update(template=insp.template, plans={k: v.to_dict() for k, v in plans.items()},
                 verdict_detail=outcome, responses=_live(ChecklistResponse, insp.id),
-                measurements=sorted(_live(Measurement, insp.id), key=lambda m: (m.unit_index, str(m.dimension_spec_id))),
+                measurements=sorted(_live(Measurement, insp.id),
+                                    key=lambda m: (m.unit_index, str(m.dimension_spec_id))),
                 defects=defects_rows, photos=photos)
     return SimpleNamespace(**data)
 

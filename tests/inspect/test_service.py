@@ -224,7 +224,8 @@ def test_new_severity_reaches_inspections_not_yet_started(final_b, inspector, de
     lot_a = db.session.get(Inspection, demo("inspection:inline:A"))
     # a third, unstarted lot of the same stream
     third = Inspection(id=uuid.uuid4(), kind="final", purchase_order_id=final_b.purchase_order_id,
-                       product_id=final_b.product_id, template_id=final_b.template_id, inspector_id=final_b.inspector_id,
+                       product_id=final_b.product_id, template_id=final_b.template_id,
+                       inspector_id=final_b.inspector_id,
                        lot_size=500, aql=final_b.aql, verdict_reasons=[])
     db.session.add(third)
     _sign_off_failed_lot(lot_a, inspector)
