@@ -77,6 +77,7 @@ export default {
   'insp.issues': 'Changes the server did not take',
   'insp.rejected': 'Rejected: {entity} — {reason}',
   'insp.conflict': 'Conflict on {entity}: {field} — kept “{kept}”, lost “{lost}”',
+  'insp.conflictShort': 'Merged with a change made elsewhere: {entity} ({fields}). The other value is kept in the conflict log.',
   'insp.dismiss': 'Dismiss',
   'insp.saved': 'Saved on this phone',
   'insp.saveFailed': 'Could not save on this phone: {detail}',

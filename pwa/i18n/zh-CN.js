@@ -76,6 +76,7 @@ export default {
   'insp.issues': '服务器未接受的更改',
   'insp.rejected': '被拒绝：{entity} — {reason}',
   'insp.conflict': '{entity} 冲突：{field} — 保留“{kept}”，丢弃“{lost}”',
+  'insp.conflictShort': '已与其他地方的更改合并：{entity}（{fields}）。另一个值保存在冲突记录中。',
   'insp.dismiss': '忽略',
   'insp.saved': '已保存在本机',
   'insp.saveFailed': '无法保存在本机：{detail}',

@@ -184,7 +184,7 @@ function inspectionIdOf(change) {
   return change.fields?.inspection_id ?? null;
 }
 
-async function applyChanges(changes, cursor) {
+async function applyChanges(changes, cursor, generation = null) {
   return tx(['records', 'outbox', 'kv'], 'readwrite', async (t) => {
     const records = t.objectStore('records');
     const pendingFields = new Map();
@@ -195,7 +195,7 @@ async function applyChanges(changes, cursor) {
     for (const c of changes) {
       const key = recordKey(c.entity, c.id);
       const existing = await req(records.get(key));
-      if (existing && typeof existing.rev === 'number' && c.rev < existing.rev) continue;
+      if (existing && typeof existing.rev === 'number' && c.rev < existing.rev && !generation) continue;
       const local = pendingFields.get(key);
       const fields = { ...(existing?.fields ?? {}), ...(c.fields ?? {}) };
       let deleted = Boolean(c.deleted);
@@ -207,16 +207,38 @@ async function applyChanges(changes, cursor) {
       }
       records.put({ key, entity: c.entity, id: c.id, rev: c.rev, deleted, fields,
         inspection_id: c.entity === 'inspection' ? c.id : (fields.inspection_id ?? inspectionIdOf(c)),
-        local_at: existing?.local_at ?? null });
+        local_at: existing?.local_at ?? null, generation: generation ?? existing?.generation ?? null });
     }
     t.objectStore('kv').put(cursor, 'cursor');
   });
 }
 
-/** Pull every change after the stored cursor, page by page; on 410 start again from null. */
+/**
+ * After a full pull that replaced the local store (410 must_resync): drop server-known rows
+ * that did not come again (an inspection taken away), keeping anything still unsynced.
+ */
+async function sweepStale(generation) {
+  return tx(['records', 'outbox'], 'readwrite', async (t) => {
+    const queued = new Set((await req(t.objectStore('outbox').getAll())).map((e) => recordKey(e.entity, e.id)));
+    const records = t.objectStore('records');
+    let dropped = 0;
+    for (const r of await req(records.getAll())) {
+      if (r.generation !== generation && typeof r.rev === 'number' && !queued.has(r.key)) {
+        records.delete(r.key);
+        dropped += 1;
+      }
+    }
+    return dropped;
+  });
+}
+
+/**
+ * Pull every change after the stored cursor, page by page. On 410 (must_resync) pull again
+ * from no cursor and replace the local store, keeping local rows the server has not seen.
+ */
 export async function pull() {
   let cursor = (await kvGet('cursor')) ?? null;
-  let restarted = false;
+  let generation = null;
   for (;;) {
     const qs = new URLSearchParams({ limit: String(PULL_LIMIT) });
     if (cursor !== null && cursor !== undefined) qs.set('cursor', String(cursor));
@@ -224,19 +246,20 @@ export async function pull() {
     try {
       page = await api(`/api/v1/sync/pull?${qs}`);
     } catch (err) {
-      if (err instanceof ApiError && err.status === 410 && !restarted) {
-        // must_resync: our outbox was pushed first; local unsynced rows survive the merge.
-        restarted = true;
+      if (err instanceof ApiError && err.status === 410 && generation === null) {
+        // runOnce pushed the outbox just before; now start again from scratch.
+        generation = Date.now();
         cursor = null;
         await kvSet('cursor', null);
         continue;
       }
       throw err;
     }
-    await applyChanges(page.changes ?? [], page.cursor ?? cursor);
+    await applyChanges(page.changes ?? [], page.cursor ?? cursor, generation);
     cursor = page.cursor ?? cursor;
-    if (!page.has_more) return;
+    if (!page.has_more) break;
   }
+  if (generation !== null) await sweepStale(generation);
 }
 
 // ---------------------------------------------------------------- photos

@@ -22,9 +22,9 @@ async function rows(ctx) {
       const p = po.get(f.purchase_order_id);
       return {
         id: r.id,
-        po: p?.po_number ?? '—',
-        product: product.get(f.product_id)?.name ?? '—',
-        factory: orgs.get(p?.factory_id) ?? '—',
+        po: f.po_number ?? p?.po_number ?? '—',
+        product: f.product_name ?? product.get(f.product_id)?.name ?? '—',
+        factory: f.factory_name ?? p?.factory_name ?? orgs.get(p?.factory_id) ?? '—',
         kind: f.kind,
         status: f.status ?? 'assigned',
         scheduled: f.scheduled_for ?? '',

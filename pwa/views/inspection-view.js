@@ -237,7 +237,8 @@ class InspectionScreen {
       <ul class="plain">
         ${this.issues.map((i) => html`<li data-testid="issue">${i.kind === 'rejected'
           ? t('insp.rejected', { entity: i.entity, reason: reason(i) })
-          : t('insp.conflict', { entity: i.entity, field: reason(i), kept: '', lost: '' })}
+          : t('insp.conflictShort', { entity: i.entity,
+            fields: (Array.isArray(i.errors) ? i.errors.map((c) => c.field) : []).join(', ') })}
           <button type="button" class="small" data-action="dismiss" data-key="${i.key}">${t('insp.dismiss')}</button></li>`)}
         ${conflicts.map((c) => html`<li data-testid="conflict">${t('insp.conflict', { entity: c.fields.entity,
           field: c.fields.field, kept: show(c.fields.kept_value), lost: show(c.fields.lost_value) })}</li>`)}

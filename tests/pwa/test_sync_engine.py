@@ -157,13 +157,19 @@ def test_must_resync_pulls_from_the_start_and_keeps_local_changes(live_server, p
     page.route("**/api/v1/sync/pull*", pull)
     page.route("**/api/v1/sync/push", lambda route: _problem(route, 503, "unavailable"))
     _queue_defects(page, ["kept-local"])
+    page.evaluate("""async () => {  // a row of an inspection since taken away from this inspector
+        const { tx } = await import('/app/lib/db.js');
+        await tx(['records'], 'readwrite', (t) => t.objectStore('records').put({ key: 'inspection:gone',
+          entity: 'inspection', id: 'gone', rev: 1, deleted: false, fields: {}, inspection_id: 'gone' }));
+    }""")
     page.unroute("**/api/v1/sync/push")
     _sync(page)
     _synced(page)
     assert pulls[:2] == [True, False]  # the 410, then from no cursor
     assert _server_codes(live_server, "kept-local") == ["kept-local"]
-    assert page.evaluate("""async () => (await window.lineside.getAll('records'))
-        .filter((r) => r.entity === 'defect' && r.fields.code === 'kept-local').length""") == 1
+    records = page.evaluate("async () => (await window.lineside.getAll('records')).map((r) => [r.key, r.fields.code])")
+    assert [k for k, code in records if code == "kept-local"] != []
+    assert "inspection:gone" not in [k for k, _ in records]
 
 
 def test_the_language_switch_shows_chinese(page):
