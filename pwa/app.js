@@ -136,6 +136,7 @@ ctx.syncSoon = syncSoon;
 ctx.signedIn = async (session) => {
   ctx.session = session;
   await kvSet('session', session);
+  await kvSet('last_user_id', session.user?.id ?? null);
   const { setTokenCache } = await import('./lib/api.js');
   setTokenCache(session.token);
   const { resume } = await import('./lib/sync.js');

@@ -25,6 +25,7 @@ const APP_SHELL = [
   '/app/lib/db.js',
   '/app/lib/html.js',
   '/app/lib/measure.js',
+  '/app/lib/platform.js',
   '/app/lib/store.js',
   '/app/lib/sync.js',
   '/app/lib/tables.js',

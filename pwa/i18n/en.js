@@ -17,6 +17,7 @@ export default {
   'signin.failed': 'Email or password is wrong.',
   'signin.offline': 'You are offline. Sign in needs the network once; after that the app works offline.',
   'signin.again': 'Your session has ended. Sign in again: your unsynced changes stay on this phone.',
+  'signin.otherUser': 'This phone holds {changes} unsynced changes and {photos} photos of another user. They must sign in and sync first.',
   'signin.rate': 'Too many attempts. Wait a few minutes and try again.',
 
   'list.title': 'My inspections',

@@ -16,6 +16,7 @@ export default {
   'signin.failed': '邮箱或密码错误。',
   'signin.offline': '当前离线。首次登录需要网络，之后可离线使用。',
   'signin.again': '会话已过期，请重新登录：未同步的更改仍保存在本机。',
+  'signin.otherUser': '本机有另一位用户的 {changes} 项未同步更改和 {photos} 张照片。请该用户先登录并同步。',
   'signin.rate': '尝试次数过多，请几分钟后再试。',
 
   'list.title': '我的检验',

@@ -5,6 +5,7 @@ import { kvGet, listEntity } from '../lib/db.js';
 import { html, render } from '../lib/html.js';
 import { prefetchReferenceData } from '../lib/tables.js';
 import { t } from '../i18n/index.js';
+import { isIos, isStandalone } from '../lib/platform.js';
 
 async function rows(ctx) {
   const [inspections, pos, products, templates, tables] = await Promise.all([
@@ -43,6 +44,7 @@ export async function show(root, ctx) {
     if (!active) return;
     render(root, html`
       <h1>${t('list.title')}</h1>
+      ${isIos() && !isStandalone() ? html`<p class="notice" data-testid="ios-hint">${t('settings.ios')}</p>` : ''}
       ${list.length === 0 ? html`<p class="muted" data-testid="list-empty">${t('list.empty')}</p>` : ''}
       <ul class="cards" data-testid="inspection-list">
         ${list.map((r) => html`

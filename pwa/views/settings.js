@@ -7,11 +7,8 @@ import { html, render } from '../lib/html.js';
 import { LOW_STORAGE_BYTES, LOW_STORAGE_SHARE, refreshCounts } from '../lib/sync.js';
 import { bytes, lang, LANGUAGES, t } from '../i18n/index.js';
 import { APP_VERSION } from '../lib/version.js';
+import { isIos, isStandalone } from '../lib/platform.js';
 
-
-const isIos = () => /iPad|iPhone|iPod/.test(navigator.userAgent)
-  || (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1);
-const isStandalone = () => matchMedia('(display-mode: standalone)').matches || navigator.standalone === true;
 
 async function storageInfo() {
   const out = { estimate: null, persisted: null };

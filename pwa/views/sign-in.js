@@ -1,6 +1,8 @@
 // Sign in: email and password; the token and user land in IndexedDB.
 
 import { api, ApiError } from '../lib/api.js';
+import { clearUserData, kvGet } from '../lib/db.js';
+import { refreshCounts } from '../lib/sync.js';
 import { html, render } from '../lib/html.js';
 import { t } from '../i18n/index.js';
 
@@ -33,6 +35,20 @@ export async function show(root, ctx) {
     try {
       const data = await api('/api/v1/auth/login', { method: 'POST', auth: false,
         body: { email: form.email.value.trim(), password: form.password.value, device: 'Lineside PWA' } });
+      // Another person on this phone: the previous user's unsynced work must not be pushed
+      // under the new name, and their synced data must not be shown to them.
+      const previous = (await kvGet('session'))?.user?.id ?? (await kvGet('last_user_id'));
+      if (previous && previous !== data.user.id) {
+        const counts = await refreshCounts();
+        if (counts.pending + counts.photosPending) {
+          error.textContent = t('signin.otherUser', { changes: counts.pending, photos: counts.photosPending });
+          api('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${data.token}` }, auth: false }).catch(() => {});
+          button.disabled = false;
+          button.textContent = t('signin.submit');
+          return;
+        }
+        await clearUserData();
+      }
       await ctx.signedIn({ token: data.token, user: data.user });
     } catch (err) {
       if (err instanceof ApiError && err.status === 0) error.textContent = t('signin.offline');

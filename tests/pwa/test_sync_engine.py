@@ -192,3 +192,15 @@ def test_the_api_docs_page_lists_the_api(live_server, phone):
     expect(page.locator("details.op", has_text="/api/v1/auth/login")).to_contain_text("Sign in with email and password")
     assert page.locator("details.op").count() > 10
     assert errors == []
+
+
+def test_another_user_cannot_sign_in_over_unsynced_work(live_server, page):
+    page.route("**/api/v1/sync/push", lambda route: _problem(route, 503, "unavailable"))
+    _queue_defects(page, ["not-yours"])
+    page.goto(live_server.url + "/#/signin")
+    page.get_by_label("Email").fill("reviewer@demo.lineside.test")
+    page.get_by_label("Password").fill("demo-reviewer")
+    page.locator("#signin button[type=submit]").click()
+    expect(page.locator("#signin .form-error")).to_contain_text("1 unsynced changes and 0 photos of another user")
+    session = page.evaluate("async () => (await window.lineside.getAll('kv'))")
+    assert "inspector@demo.lineside.test" in str(session) and "reviewer@demo" not in str(session)
