@@ -46,7 +46,21 @@ import numpy as np
 from server.inspect import color, cv_compat
 from server.inspect.card import CARD_GEOMETRY, COLORCHECKER_CLASSIC_SRGB_U8, CardGeometry
 
-__all__ = ["ImageProbeError", "image_info", "analyze_photo", "decode_photo"]
+__all__ = [
+    "CardDetection",
+    "CheckerFit",
+    "DecodedPhoto",
+    "FlatField",
+    "ImageProbeError",
+    "UnitMeasurement",
+    "analyze_photo",
+    "decode_photo",
+    "detect_card",
+    "fit_colour_correction",
+    "fit_flat_field",
+    "image_info",
+    "measure_unit",
+]
 
 DEFAULT_MAX_PIXELS = 50_000_000
 ANALYSIS_MAX_PIXELS = 3_200_000  # decode reduced until at most this many pixels
@@ -186,7 +200,9 @@ def image_info(data: bytes) -> tuple[int, int, str]:
 
 
 @dataclass
-class _Decoded:
+class DecodedPhoto:
+    """A decoded photo (8-bit BGR, as displayed) or the plain-language reason it is not."""
+
     bgr: np.ndarray | None
     factor: int  # decoded pixel = factor × original pixels
     size: tuple[int, int]  # original displayed (width, height)
@@ -201,35 +217,35 @@ _ORIENT_FIX = {
 }
 
 
-def decode_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, target_pixels: int = ANALYSIS_MAX_PIXELS) -> _Decoded:
+def decode_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, target_pixels: int = ANALYSIS_MAX_PIXELS) -> DecodedPhoto:
     """Probe and decode for analysis: reduced by 1, 2, 4 or 8 so the image has at most
     ``target_pixels``, EXIF orientation honoured. Problems are returned in ``problem``
     (plain language), never raised."""
     try:
         probe = _probe(data)
     except ImageProbeError as exc:
-        return _Decoded(None, 1, (0, 0), "unknown", f"not a readable image ({exc})")
+        return DecodedPhoto(None, 1, (0, 0), "unknown", f"not a readable image ({exc})")
     width, height = probe.display_size
     if width <= 0 or height <= 0:
-        return _Decoded(None, 1, (0, 0), probe.format, "image header gives zero size")
+        return DecodedPhoto(None, 1, (0, 0), probe.format, "image header gives zero size")
     pixels = width * height
     if pixels > max_pixels:
-        return _Decoded(
+        return DecodedPhoto(
             None, 1, (width, height), probe.format,
             f"image is {width} × {height} = {pixels / 1e6:.1f} megapixels, above the limit of {max_pixels / 1e6:.1f}",
         )  # fmt: skip
     if probe.format == "jpeg" and b"\xff\xd9" not in data[probe.scan_offset :]:
-        return _Decoded(None, 1, (width, height), probe.format, "JPEG file is truncated")
+        return DecodedPhoto(None, 1, (width, height), probe.format, "JPEG file is truncated")
     factor = 1
     while factor < 8 and pixels / (factor * factor) > target_pixels:
         factor *= 2
     bgr = cv_compat.imdecode(data, cv_compat.reduced_color_flag(factor))
     if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.size == 0:
-        return _Decoded(None, factor, (width, height), probe.format, "image data is corrupt")
+        return DecodedPhoto(None, factor, (width, height), probe.format, "image data is corrupt")
     # OpenCV applies EXIF orientation itself; fix it here only on builds that did not.
-    if probe.orientation in _ORIENT_FIX and bgr.shape[1] * factor < width - factor and width != height:
+    if probe.orientation in _ORIENT_FIX and width != height and (bgr.shape[1] > bgr.shape[0]) != (width > height):
         bgr = _ORIENT_FIX[probe.orientation](bgr)
-    return _Decoded(np.ascontiguousarray(bgr), factor, (width, height), probe.format)
+    return DecodedPhoto(np.ascontiguousarray(bgr), factor, (width, height), probe.format)
 
 
 # ---------------------------------------------------------------------------------------
@@ -847,6 +863,23 @@ def analyze_photo(data: bytes, reference: dict, *, max_pixels: int = DEFAULT_MAX
     ``overlay_jpeg`` (bytes, may be empty when nothing could be decoded) and ``quality``
     (diagnostics). Never raises for bad photos: unreadable, truncated, oversized or
     unexpected input ends as ``unusable`` with a reason.
+
+    ``quality`` holds plain numbers: ``image_size`` / ``decoded_size`` ([w, h] px),
+    ``decode_reduction``, ``laplacian_variance`` (global sharpness score),
+    ``clipped_fraction`` / ``dark_fraction`` (share of pixels ≥ 250 / ≤ 5),
+    ``markers_found``, ``marker_ids``, ``marker_reprojection_px``, ``px_per_mm``,
+    ``blur_sigma_px`` / ``blur_sigma_mm`` (edge blur measured on the markers),
+    ``paper_samples``, ``flat_field_residual``, ``light_falloff`` (0 = even light),
+    ``paper_white_linear``, ``checker_source`` ("card outline" | "mcc"),
+    ``patch_residuals_de00`` (24 values, None for a patch left out),
+    ``patch_residual_mean_de00``, ``patch_residual_max_de00``, ``patches_clipped``,
+    ``unit_pixels``, ``unit_inlier_fraction``, ``unit_colour_spread_de00``,
+    ``unit_area_mm2``, ``unit_center_mm`` — each present when it could be measured.
+
+    Status: "fail" when a trustworthy measurement is out of tolerance (size with the card
+    found, colour only when calibrated); "unusable" when the photo cannot support a
+    verdict (no card, no unit, too blurry, unit off the marked area, or colour
+    uncalibrated); "pass" otherwise.
     """
     try:
         return _analyze(data, reference, max_pixels).as_dict()
