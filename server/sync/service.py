@@ -575,13 +575,14 @@ def _write(plans: list[_Plan], delay: float = 0) -> None:
     """Send the planned writes: one executemany per table and kind, the mutation log last."""
     s = db.session
     inserts: dict[Any, list[dict]] = defaultdict(list)
-    updates: dict[tuple[Any, frozenset], list[dict]] = defaultdict(list)
+    # Several mutations of one row in a batch: merge them in order into one final UPDATE.
+    merged: dict[tuple[Any, Any], dict] = {}
     conflicts, audits, muts = [], [], []
     for plan in plans:
         for table, row in plan.inserts:
             inserts[table].append(row)
         for table, values in plan.updates:
-            updates[(table, frozenset(values))].append(values)
+            merged.setdefault((table, values["id"]), {}).update(values)
         conflicts += plan.conflicts
         if plan.audit:
             audits.append(plan.audit)
@@ -591,6 +592,9 @@ def _write(plans: list[_Plan], delay: float = 0) -> None:
         s.execute(insert(Mutation.__table__), muts)
     for table, rows in inserts.items():
         s.execute(insert(table), rows)
+    updates: dict[tuple[Any, frozenset], list[dict]] = defaultdict(list)
+    for (table, _), values in merged.items():
+        updates[(table, frozenset(values))].append(values)
     for (table, keys), rows in updates.items():
         _execute_updates(table, keys, rows)
     if conflicts:
@@ -604,13 +608,9 @@ def _write(plans: list[_Plan], delay: float = 0) -> None:
 def _execute_updates(table, keys: frozenset, rows: list[dict]) -> None:
     from sqlalchemy import bindparam
 
-    # Updates of the same row must keep their order: group rows by id run, keep the last one.
-    last: dict[Any, dict] = {}
-    for r in rows:
-        last[r["id"]] = r
     stmt = (update(table).where(table.c.id == bindparam("_id"))
             .values({k: bindparam("_" + k) for k in keys if k != "id"}))
-    db.session.connection().execute(stmt, [{"_" + k: v for k, v in r.items()} for r in last.values()])
+    db.session.connection().execute(stmt, [{"_" + k: v for k, v in r.items()} for r in rows])
 
 
 def _write_carefully(results: list[dict], plans: list[tuple[int, _Plan]], delay: float) -> None:
@@ -753,6 +753,10 @@ def pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
     elif cursor.scope != scope_key:
         raise Gone("What you may see has changed: push your changes, then pull again from the start.",
                    must_resync=True, reason="scope_changed")
+    if cursor.rev > upper:
+        # The server's history is behind the phone's (restored from a backup): start again.
+        raise Gone("This server's history is older than your copy: push your changes, then pull again "
+                   "from the start.", must_resync=True, reason="cursor_ahead")
     if purged > max(cursor.rev, cursor.since or 0):
         raise Gone("Your copy is older than the deleted records this server keeps: push your changes, "
                    "then pull again from the start.", must_resync=True, reason="cursor_expired")

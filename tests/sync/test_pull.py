@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from server.extensions import db
 from server.inspect.models import ChecklistResponse, Inspection
@@ -141,6 +141,15 @@ def test_purged_tombstones_make_an_old_cursor_answer_410(runner, client, as_insp
     assert phone.pull_page().status_code == 410
     fresh = SyncClient(client, as_inspector)
     assert fresh.pull_page().status_code == 200
+
+
+def test_a_cursor_ahead_of_the_server_asks_for_a_resync(client, as_inspector):
+    phone = SyncClient(client, as_inspector)
+    phone.pull_all()
+    db.session.execute(update(SyncCounter).values(value=1))  # as if restored from an older backup
+    db.session.commit()
+    r = phone.pull_page()
+    assert r.status_code == 410 and r.get_json()["reason"] == "cursor_ahead"
 
 
 def test_a_first_pull_skips_tombstones(client, as_inspector, insp):

@@ -188,3 +188,19 @@ def test_results_are_valid_json_in_request_order(phone, insp):
     body = phone.push(ms).get_json()
     assert [r["mutation_id"] for r in body["results"]] == [m["mutation_id"] for m in ms]
     json.dumps(body)
+
+
+def test_several_edits_of_one_record_in_a_batch_end_at_the_last_revision(client, as_inspector, phone, insp):
+    rid = new_id()
+    phone.edit("response", rid, **response_fields(insp))
+    phone.edit("response", rid, note="one")
+    phone.edit("response", rid, value="no")
+    phone.edit("response", rid, note="three")
+    results = phone.push_outbox()
+    row = db.session.get(ChecklistResponse, __import__("uuid").UUID(rid))
+    assert (row.rev, row.note, row.value) == (results[-1]["rev"], "three", "no")
+    # another phone that saw the last revision edits the note without any conflict
+    other = SyncClient(client, as_inspector)
+    other.pull_all()
+    other.edit("response", rid, note="four")
+    assert other.push_outbox()[0]["status"] == "applied"
