@@ -48,7 +48,7 @@ export default {
   'insp.plan': 'Sampling plan (AQL)',
   'insp.lotSize': 'Lot size',
   'insp.level': 'Level {level}, {severity} inspection',
-  'insp.unitsInspected': 'Units inspected (of {n})',
+  'insp.unitsSeen': 'Units inspected',
   'insp.sample': 'Sample size',
   'insp.class': 'Class',
   'insp.aql': 'AQL',

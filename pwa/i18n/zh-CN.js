@@ -47,7 +47,7 @@ export default {
   'insp.plan': '抽样方案（AQL）',
   'insp.lotSize': '批量',
   'insp.level': '检验水平 {level}，{severity}检验',
-  'insp.unitsInspected': '已检样品数（共 {n}）',
+  'insp.unitsSeen': '已检样品',
   'insp.sample': '样本量',
   'insp.class': '类别',
   'insp.aql': 'AQL',

@@ -4,7 +4,7 @@
 // appears only once that transaction has completed.
 
 import { DEFAULT_CLASS_AQLS, plansForClasses } from '../lib/aql.js';
-import { getAll, getRecord, kvGet, kvSet, listEntity, listForInspection } from '../lib/db.js';
+import { getAll, getRecord, kvGet, listEntity, listForInspection } from '../lib/db.js';
 import { html, render } from '../lib/html.js';
 import { inTolerance, toBase, unitInfo, UNITS } from '../lib/measure.js';
 import { newId, saveRecord } from '../lib/store.js';
@@ -35,11 +35,11 @@ class InspectionScreen {
     this.insp = insp && !insp.deleted ? insp : null;
     if (!this.insp) return;
     const f = this.insp.fields;
-    const [template, product, po, specs, rows, photos, issues, tables, library, units] = await Promise.all([
+    const [template, product, po, specs, rows, photos, issues, tables, library] = await Promise.all([
       getRecord('template', f.template_id), getRecord('product', f.product_id),
       getRecord('purchase_order', f.purchase_order_id), listEntity('dimension_spec'),
       listForInspection(this.id), getAll('photos'), getAll('issues'), kvGet('aql_tables'),
-      kvGet('defect_library'), kvGet(`units:${this.id}`),
+      kvGet('defect_library'),
     ]);
     this.template = template?.fields ?? { sections: [] };
     this.product = product?.fields ?? {};
@@ -51,7 +51,6 @@ class InspectionScreen {
     this.issues = issues.filter((i) => i.inspection_id === this.id);
     this.tables = tables;
     this.library = library;
-    this.unitsInspected = units ?? null;
   }
 
   // ------------------------------------------------------------ derived data
@@ -113,8 +112,12 @@ class InspectionScreen {
       required += 1;
       if (this.isAnswered(item)) answered += 1;
     }
-    const measuredUnits = new Set(this.by.measurement.map((m) => m.fields.unit_index));
-    const units = this.unitsInspected ?? measuredUnits.size;
+    for (const item of this.items().filter((i) => i.kind === 'defect_count')) {
+      const c = Number(this.response(item.key)?.fields.value) || 0;
+      const cls = item.defect_class ?? this.libraryClass(item.defect) ?? 'major';
+      if (c > 0 && cls in defectCounts) defectCounts[cls] += c;
+    }
+    const units = this.unitsSeen(this.sampleSize(plans));
     try {
       return computeVerdict(plans, defectCounts, failedItems, badUnits.size, answered, required, units);
     } catch (err) {
@@ -122,12 +125,29 @@ class InspectionScreen {
     }
   }
 
+  /** Units inspected as the server counts them: distinct unit indexes, or the whole sample once submitted. */
+  unitsSeen(sampleSize) {
+    if (['submitted', 'signed_off'].includes(this.insp.fields.status)) return sampleSize;
+    const seen = new Set();
+    for (const list of [this.by.response, this.by.measurement, this.by.defect, this.by.photo]) {
+      for (const r of list) if (r.fields.unit_index !== null && r.fields.unit_index !== undefined) seen.add(r.fields.unit_index);
+    }
+    return seen.size;
+  }
+
+  libraryClass(code) {
+    for (const list of Object.values(this.library?.categories ?? {})) {
+      const e = list.find((x) => x.code === code);
+      if (e) return e.default_class;
+    }
+    return null;
+  }
+
   isAnswered(item) {
     if (item.kind === 'photo') return this.by.photo.some((p) => p.fields.item_key === item.key);
     if (item.kind === 'number' && item.dimension_spec_id) {
       return this.by.measurement.some((m) => m.fields.dimension_spec_id === item.dimension_spec_id);
     }
-    if (item.kind === 'defect_count') return true;
     const r = this.response(item.key);
     return Boolean(r) && r.fields.value !== null && r.fields.value !== '';
   }
@@ -255,9 +275,9 @@ class InspectionScreen {
     render(el, html`
       <h2 id="plan-h">${t('insp.plan')}</h2>
       <div class="grid2">
-        <div><p class="label">${t('insp.lotSize')}</p><p class="big" data-testid="lot-size">${f.lot_size ?? '—'}</p></div>
-        <div><label for="units">${t('insp.unitsInspected', { n })}</label>
-          <input id="units" type="number" inputmode="numeric" min="0" max="${n}" step="1" value="${this.unitsInspected ?? ''}" placeholder="0" data-field="units" data-testid="units-inspected"></div>
+        <div><label for="lot">${t('insp.lotSize')}</label>
+          <input id="lot" type="number" inputmode="numeric" min="2" step="1" value="${f.lot_size ?? ''}" data-field="lot_size" data-testid="lot-size"></div>
+        <div><p class="label">${t('insp.unitsSeen')}</p><p class="big" data-testid="units-seen">${this.unitsSeen(n)} / ${n}</p></div>
       </div>
       <p class="muted">${t('insp.level', { level: f.inspection_level ?? 'II', severity: f.severity ?? 'normal' })}</p>
       ${error ? html`<p class="notice">${error}</p>` : html`
@@ -325,12 +345,10 @@ class InspectionScreen {
         return html`<div class="item"><p>${item.label}${req} <span class="badge ${n ? 'ok' : 'warn'}" data-count-for="${item.key}">${n}</span></p>
           <photo-capture data-item="${item.key}"></photo-capture></div>`;
       }
-      case 'defect_count': {
-        const d = this.by.defect.find((x) => x.fields.code === item.defect && x.fields.note === `checklist:${item.key}`);
-        return html`<div class="item"><label for="${id}">${item.label}</label>
-          <input id="${id}" type="number" inputmode="numeric" min="0" step="1" value="${d?.fields.count ?? ''}"
-            data-item="${item.key}" data-kind="defect_count" data-defect="${item.defect ?? item.key}"></div>`;
-      }
+      case 'defect_count':
+        return html`<div class="item"><label for="${id}">${item.label}${req}</label>
+          <input id="${id}" type="number" inputmode="numeric" min="0" step="1" value="${value ?? ''}"
+            data-item="${item.key}" data-kind="defect_count"></div>`;
       default:
         return html`<p class="muted">${item.label}</p>`;
     }
@@ -370,7 +388,7 @@ class InspectionScreen {
     const el = this.root.querySelector('#defects');
     const category = this.product.category ?? 'hard_goods';
     const entries = this.library?.categories?.[category] ?? Object.values(this.library?.categories ?? {}).flat();
-    const logged = this.by.defect.filter((d) => !String(d.fields.note ?? '').startsWith('checklist:'));
+    const logged = this.by.defect;
     render(el, html`
       <h2 id="defects-h">${t('insp.defects')}</h2>
       ${logged.length ? html`<ul class="plain defects" data-testid="defect-list">${logged.map((d) => html`
@@ -478,11 +496,10 @@ class InspectionScreen {
       this.onInput(input);
       return this.onChange(input);
     }
-    if (el.dataset.field === 'units') {
-      const n = Number.parseInt(el.value, 10);
-      this.unitsInspected = n >= 0 ? Math.min(n, this.lastSample || n) : null;
-      await kvSet(`units:${this.id}`, this.unitsInspected);
-      this.drawSummary();
+    if (el.dataset.field === 'lot_size') {
+      const lot = Number.parseInt(el.value, 10);
+      if (lot >= 2) await this.save('inspection', this.id, { lot_size: lot });
+      this.drawMeasurements();
       return undefined;
     }
     if (el.dataset.spec) {
@@ -498,24 +515,23 @@ class InspectionScreen {
     const kind = el.dataset.kind;
     if (!kind) return undefined;
     const key = el.dataset.item;
-    if (kind === 'defect_count') {
-      const count = Number.parseInt(el.value, 10);
-      const d = this.by.defect.find((x) => x.fields.note === `checklist:${key}`);
-      if (!(count >= 0)) return undefined;
-      return this.save('defect', d?.id ?? newId(), { inspection_id: this.id, code: el.dataset.defect,
-        defect_class: d?.fields.defect_class ?? 'major', count, unit_index: null, note: `checklist:${key}` });
-    }
     let value = el.value;
-    let passed = null;
+    let passed = null; // the server derives `passed`; the phone keeps its own for the preview
+    const item = this.items().find((i) => i.key === key);
+    if (kind === 'defect_count') {
+      value = Number.parseInt(el.value, 10);
+      if (!(value >= 0)) return undefined;
+    }
     if (kind === 'yes_no_na') passed = value === 'yes' ? true : value === 'no' ? false : null;
+    if (kind === 'choice' && item?.pass_choices?.length) passed = item.pass_choices.includes(value);
     if (kind === 'number') {
       const m = this.tolerance(el);
-      value = m ? { value: m.value, unit: m.unit, value_si: m.si } : null;
+      value = m ? { value: m.value, unit: m.unit } : null;
       passed = m ? m.ok : null;
     }
     const existing = this.response(key);
     return this.save('response', existing?.id ?? newId(), { inspection_id: this.id, item_key: key, unit_index: null,
-      value, passed });
+      value }, { local: { passed } });
   }
 
   async onClick(button) {

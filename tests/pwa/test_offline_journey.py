@@ -98,6 +98,9 @@ def test_inspection_done_offline_reaches_the_server_once(live_server, phone, art
         page.locator(f"fieldset[data-item='{item}'] label.choice-yes").click()
         _saved(page)
     page.locator("fieldset[data-item='finish'] label", has_text="satin").click()
+    _saved(page)
+    page.get_by_label("Damaged cartons").fill("1")
+    page.get_by_label("Damaged cartons").press("Tab")
     page.get_by_test_id("measure-length-1").fill("120.4")
     page.get_by_test_id("measure-length-1").press("Tab")
     _saved(page)
@@ -152,7 +155,7 @@ def test_inspection_done_offline_reaches_the_server_once(live_server, phone, art
         responses = db.session.execute(select(ChecklistResponse.item_key, func.count()).where(
             ChecklistResponse.inspection_id == iid).group_by(ChecklistResponse.item_key)).all()
         assert dict(responses) == {k: 1 for k in ("surface", "colour_match", "stacks_flat", "carton_marks",
-                                                   "inner_bag", "barcode", "origin", "finish")}
+                                                   "inner_bag", "barcode", "origin", "finish", "carton_damage")}
         measurements = db.session.scalars(select(Measurement).where(Measurement.inspection_id == iid)).all()
         assert sorted((m.unit_index, round(m.value_si, 3), m.in_tolerance) for m in measurements) == [
             (1, 83.0, False), (1, 120.4, True)]
@@ -164,7 +167,10 @@ def test_inspection_done_offline_reaches_the_server_once(live_server, phone, art
         photo = photos[0]
         assert photo.sha256 == hashlib.sha256(jpeg).hexdigest() and photo.size_bytes == len(jpeg)
         assert photo.upload_state in {"stored", "analysed"}
-        assert db.session.get(Inspection, iid).status == "in_progress"
+        inspection = db.session.get(Inspection, iid)
+        assert inspection.status == "in_progress"
+        assert inspection.verdict == "pending"  # the height is not measured yet: same as the phone said
+        assert "Not finished" in page.get_by_test_id("verdict").inner_text()
         photo_id = str(photo.id)
         db.session.remove()
     # The full-size bytes left the phone only after the server confirmed them.
