@@ -370,3 +370,24 @@ def test_accuracy_over_fifty_synthetic_photos():
     assert np.percentile(errors, 95) <= 2.0
     assert np.mean(size_ok) >= 0.95
     assert statuses.count("pass") >= 45
+
+
+def test_mcc_detector_is_set_to_the_24_patch_classic():
+    from server.inspect import cv_compat
+
+    # This OpenCV build's factory leaves the chart type unset: the wrapper must set it.
+    assert cv_compat._mcc_detector().getColorChartType() == cv2.mcc.MCC24
+
+
+def test_mcc_finds_the_checker_patches_where_they_are(photo):
+    from server.inspect import cv_compat
+
+    data, truth = photo
+    bgr = vision.decode_photo(data).bgr
+    quads, cost = cv_compat.detect_mcc24(bgr)
+    assert quads.shape == (24, 4, 2)
+    centers_mm = cv2.perspectiveTransform(quads.mean(axis=1).reshape(-1, 1, 2).astype(np.float64), np.linalg.inv(np.array(truth.card_to_image)))
+    x0, y0, x1, y1 = G.checker_area_mm
+    assert np.all((centers_mm[..., 0] > x0 - 3) & (centers_mm[..., 0] < x1 + 3))
+    assert np.all((centers_mm[..., 1] > y0 - 3) & (centers_mm[..., 1] < y1 + 3))
+    assert cv_compat.detect_mcc24(np.full((400, 600, 3), 127, np.uint8)) is None
