@@ -104,20 +104,23 @@ def main() -> None:
         photos.append((data, truth))
 
     decode_times, analyze_times, ratios, rows = [], [], [], []
+    cpu_dec, cpu_ana = [], []  # CPU seconds (all threads): steadier than wall time on a busy machine
     with tempfile.TemporaryDirectory() as tmp:
         for k, (data, truth) in enumerate(photos):
             buf = np.frombuffer(data, np.uint8)
             t_dec, t_ana = [], []
             result = None
             for _ in range(args.repeat):
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-                t1 = time.perf_counter()
+                c1, t1 = time.process_time(), time.perf_counter()
                 result = vision.analyze_photo(data, synth.reference_for(truth))
-                t2 = time.perf_counter()
+                c2, t2 = time.process_time(), time.perf_counter()
                 del image
                 t_dec.append(t1 - t0)
                 t_ana.append(t2 - t1)
+                cpu_dec.append(c1 - c0)
+                cpu_ana.append(c2 - c1)
             d, a = statistics.median(t_dec), statistics.median(t_ana)
             decode_times.append(d)
             analyze_times.append(a)
@@ -144,6 +147,11 @@ def main() -> None:
         f"median analyze {med_ana * 1000:.1f} ms, ratio {med_ana / med_dec:.2f} (target <= 1.5; "
         f"median of per-photo ratios {statistics.median(ratios):.2f}); "
         f"peak RSS growth per analysis max {worst_rss:.0f} MB (target <= 400 MB)"
+    )
+    print(
+        f"CPU time (all threads): median decode {statistics.median(cpu_dec) * 1000:.1f} ms, median analyze "
+        f"{statistics.median(cpu_ana) * 1000:.1f} ms, ratio {statistics.median(cpu_ana) / statistics.median(cpu_dec):.2f}; "
+        f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
 
 
