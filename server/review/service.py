@@ -444,7 +444,8 @@ def on_photo_analysed(photo: Photo) -> list[DriftAlert]:
         return []
     # One evaluation per batch at a time (PostgreSQL row lock; SQLite has one writer anyway):
     # a concurrent worker waits, then sees this one's photos and alerts.
-    batch = db.session.scalar(select(Batch).where(Batch.id == insp.batch_id).with_for_update())
+    db.session.execute(select(Batch.id).where(Batch.id == insp.batch_id).with_for_update())
+    batch = db.session.get(Batch, insp.batch_id)
     changed = update_batch_alerts(batch)
     commit_and_dispatch()
     return changed
