@@ -167,3 +167,36 @@ def test_configured_sigma_replaces_the_estimate(demo, app):
     app.config["DRIFT_SIGMA_LAB"] = "5.0"  # a process this noisy hides a 3-unit darkening
     run_drift(demo, darkening_series())
     assert _alerts(kind="colour", rule="ewma") == []
+
+
+def test_two_workers_analysing_the_same_batch_at_once_open_one_alert(app, demo):
+    import threading
+
+    from server.inspect.models import Photo
+    from server.review.service import on_photo_analysed
+
+    photos = [add_photo(demo("inspection:inline:A"), lab=lab, sequence=i + 1)
+              for i, lab in enumerate(darkening_series())]
+    last = [photos[-1].id, photos[-2].id]
+    db.session.commit()  # and hold no transaction (SQLite's write lock) while the workers run
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker(photo_id):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                on_photo_analysed(db.session.get(Photo, photo_id))
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(pid,)) for pid in last]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    db.session.expire_all()
+    assert len(_alerts(kind="colour", rule="ewma", open_slot="open")) == 1
