@@ -114,10 +114,19 @@ class DriftAlertQuerySchema(Schema):
     level = fields.String(validate=validate.OneOf(ALERT_LEVELS))
 
 
+def _batch_code(alert) -> str | None:
+    from ..catalog.models import Batch
+    from ..extensions import db
+
+    batch = db.session.get(Batch, alert.batch_id)
+    return batch.code if batch is not None else None
+
+
 class DriftAlertSchema(Schema):
     id = fields.UUID()
     brand_id = fields.UUID()
     batch_id = fields.UUID()
+    batch_code = fields.Function(_batch_code, metadata={"description": "the batch's code, e.g. LOT-A"})
     kind = fields.String()
     standard_id = fields.UUID()
     standard_name = fields.String()

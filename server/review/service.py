@@ -14,7 +14,6 @@ import functools
 import logging
 import math
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..accounts.models import Organisation, Role, User
 from ..auth import Principal
-from ..catalog.models import Batch, ColourStandard, DimensionSpec, GoldenSample, POLine, Product, PurchaseOrder
+from ..catalog.models import Batch, ColourStandard, GoldenSample, POLine, Product, PurchaseOrder
 from ..catalog.service import current_golden_sample, visible_batches
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..extensions import db
@@ -46,6 +45,7 @@ DECISION_STATE = {"accept": "accepted", "reject": "rejected", "retake": "retake"
 QUEUE_STATES = ("pending", "accepted", "rejected", "retake", "all")
 _PENDING = ("none", "open")
 _DISPATCH_KEY = "lineside.review.dispatch"
+_LEVEL_RANK = {drift_stats.LEVEL_WARNING: 1, drift_stats.LEVEL_ALARM: 2}
 
 
 # -- scope -------------------------------------------------------------------------------------
@@ -488,7 +488,7 @@ def update_batch_alerts(batch: Batch) -> list[DriftAlert]:
             alert.details = details
             alert.direction = _direction(result, rule) or alert.direction
             alert.message = _message(batch, alert)
-            if drift_stats._LEVEL_RANK[level] > drift_stats._LEVEL_RANK.get(alert.level, 0):
+            if _LEVEL_RANK[level] > _LEVEL_RANK.get(alert.level, 0):
                 # An alarm after an acknowledged warning needs attention again.
                 alert.level, alert.status = level, "open"
                 alert.message = _message(batch, alert)
@@ -673,10 +673,6 @@ def brand_recipients(brand_id: uuid.UUID) -> list[str]:
     return sorted(set(db.session.scalars(select(User.email).join(Membership, Membership.user_id == User.id).where(
         Membership.organisation_id == brand_id, Membership.role.in_(REVIEW_ROLES), User.is_active.is_(True))).all()))
 
-
-def brands_of(p: Principal) -> Iterable[uuid.UUID]:
-    """The brands the principal reviews for."""
-    return p.brand_ids
 
 
 # -- webhooks --------------------------------------------------------------------------------

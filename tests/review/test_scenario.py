@@ -29,7 +29,7 @@ def test_drift_demo_ends_in_a_delivered_acknowledged_alert_and_a_retake_on_the_p
 
     # the reviewer sees the alert in the feed and acknowledges it
     feed = client.get("/api/v1/review/alerts?status=open&kind=colour", headers=as_reviewer).get_json()
-    assert feed and "darker" in feed[0]["direction"]
+    assert feed and "darker" in feed[0]["direction"] and feed[0]["batch_code"] == "LOT-A"
     ack = client.post(f"/api/v1/review/alerts/{feed[0]['id']}/acknowledge", headers=as_reviewer, json={})
     assert ack.status_code == 200 and ack.get_json()["status"] == "acknowledged"
     assert any(r["headers"]["Lineside-Event"] == "drift.alert.acknowledged" for r in receiver.requests)
