@@ -109,6 +109,11 @@ async function applyResults(batch, results) {
       const rec = await req(records.get(key));
       const later = rest.filter((e) => e.seq > m.seq && e.entity === m.entity && e.id === m.id);
       if (status === 'rejected') {
+        // Show the server's truth again (plus any later local edits), and list the reason.
+        if (rec && later.length === 0) {
+          if (typeof rec.rev !== 'number') records.delete(key);
+          else records.put({ ...rec, fields: { ...(rec.server ?? rec.fields) }, deleted: rec.server_deleted ?? false });
+        }
         issues.put({ key: `mutation:${m.mutation_id}`, kind: 'rejected', entity: m.entity, id: m.id,
           inspection_id: rec?.inspection_id ?? m.fields?.inspection_id ?? null,
           errors: r.errors ?? null, reason: r.reason ?? null, detail: r.detail ?? null, fields: m.fields,
@@ -127,8 +132,11 @@ async function applyResults(batch, results) {
         }
         if (rec.rev === null || rec.rev === undefined || r.rev > rec.rev) rec.rev = r.rev;
         const server = r.record?.fields ?? r.record;
-        if (server && typeof server === 'object' && later.length === 0) {
-          rec.fields = { ...rec.fields, ...stripMeta(server) };
+        if (server && typeof server === 'object') {
+          rec.server = { ...(rec.server ?? {}), ...stripMeta(server) };
+          if (later.length === 0) rec.fields = { ...rec.fields, ...stripMeta(server) };
+        } else if (status === 'applied' || status === 'duplicate') {
+          rec.server = { ...(rec.server ?? {}), ...m.fields };
         }
         records.put(rec);
       }
@@ -205,7 +213,9 @@ async function applyChanges(changes, cursor, generation = null) {
         Object.assign(fields, mine);
         deleted = op === 'delete';
       }
-      records.put({ key, entity: c.entity, id: c.id, rev: c.rev, deleted, fields,
+      const server = { ...(existing?.server ?? {}), ...(c.fields ?? {}) }; // the server's own values
+      records.put({ key, entity: c.entity, id: c.id, rev: c.rev, deleted, fields, server,
+        server_deleted: Boolean(c.deleted),
         inspection_id: c.entity === 'inspection' ? c.id : (fields.inspection_id ?? inspectionIdOf(c)),
         local_at: existing?.local_at ?? null, generation: generation ?? existing?.generation ?? null });
     }

@@ -97,6 +97,8 @@ def test_a_rejected_change_leaves_the_outbox_and_is_shown(live_server, page):
     _sync(page)
     _synced(page)
     assert _server_codes(live_server, "bad-class") == []
+    local = page.evaluate("async () => (await window.lineside.getAll('records')).map((r) => r.fields.code)")
+    assert "bad-class" not in local  # the phone shows the server's truth; the reason is listed
     expect(page.get_by_test_id("sync-pending")).to_have_text("All changes synced")
     page.goto(live_server.url + f"/#/inspection/{demo_id('inspection:final:B')}")
     expect(page.get_by_test_id("issue")).to_contain_text("Rejected: defect")
