@@ -337,6 +337,24 @@ def _rectify_linear(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_
     return linear, raw
 
 
+def _corrected_area(bgr, detection, flat, checker, area_mm, px_per_mm) -> tuple[np.ndarray, np.ndarray]:
+    """Rectify a card area in linear light, flatten the light with the paper's flat field
+    and apply the colour correction (or, without a checker, white-balance on the paper).
+    Returns ``(linear RGB float32, 8-bit BGR)``."""
+    linear, raw = _rectify_linear(bgr, detection.image_to_card, area_mm, px_per_mm)
+    if flat is not None:
+        ys = area_mm[1] + np.arange(raw.shape[0]) / px_per_mm
+        xs = area_mm[0] + np.arange(raw.shape[1]) / px_per_mm
+        field_ = flat.at(xs[None, :], ys[:, None]).astype(np.float32)
+        linear = linear / field_[..., None]
+    if checker is not None:
+        linear = checker.apply(linear).astype(np.float32)
+    elif flat is not None:
+        # White balance on the paper: better than nothing, still uncalibrated.
+        linear = linear / np.asarray(flat.paper_rgb_linear, dtype=np.float32) * 0.86
+    return linear, raw
+
+
 def _linear_rgb(bgr_u8: np.ndarray) -> np.ndarray:
     """8-bit BGR sRGB -> linear RGB float32 (channel order R, G, B)."""
     if bgr_u8.ndim == 3 and bgr_u8.shape[0] > 0 and bgr_u8.shape[1] > 0:
@@ -572,6 +590,7 @@ class UnitMeasurement:
     inlier_fraction: float
     lab_spread: float  # ΔE00 spread (median abs deviation) of pixels around the mean
     touches_border: bool
+    paper_rgb_linear: np.ndarray  # (3,) background colour the unit was separated from
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -620,23 +639,31 @@ def _caliper_extent(t: np.ndarray, center, axis, perp, half_len: float, half_wid
 
 
 def measure_unit(
-    linear: np.ndarray, raw_u8: np.ndarray, px_per_mm: float, origin_mm=(0.0, 0.0), exclude: np.ndarray | None = None
+    linear: np.ndarray,
+    raw_u8: np.ndarray,
+    px_per_mm: float,
+    origin_mm=(0.0, 0.0),
+    exclude: np.ndarray | None = None,
+    paper: np.ndarray | None = None,
 ) -> UnitMeasurement | None:
     """Segment the unit on blank paper and measure it.
 
     ``linear``: (H, W, 3) linear RGB of the rectified area (flat-fielded and, when
     possible, colour-corrected), ``raw_u8``: the same area as decoded 8-bit BGR (to spot
     clipped pixels), ``px_per_mm``: grid scale; ``origin_mm``: card mm of pixel (0, 0);
-    ``exclude``: optional (H, W) mask of pixels that cannot be the unit (the checker).
+    ``exclude``: optional (H, W) mask of pixels that cannot be the unit (the checker);
+    ``paper``: background colour (3,), by default the median of a 1.5 mm border ring.
     Returns None when nothing unit-like is found.
     """
     h, w = linear.shape[:2]
-    ring = max(2, int(round(1.5 * px_per_mm)))
-    border = np.concatenate([
-        linear[:ring].reshape(-1, 3), linear[-ring:].reshape(-1, 3),
-        linear[:, :ring].reshape(-1, 3), linear[:, -ring:].reshape(-1, 3),
-    ])  # fmt: skip
-    paper = np.median(border, axis=0)
+    if paper is None:
+        ring = max(2, int(round(1.5 * px_per_mm)))
+        border = np.concatenate([
+            linear[:ring].reshape(-1, 3), linear[-ring:].reshape(-1, 3),
+            linear[:, :ring].reshape(-1, 3), linear[:, -ring:].reshape(-1, 3),
+        ])  # fmt: skip
+        paper = np.median(border, axis=0)
+    paper = np.asarray(paper, dtype=np.float32)
     rel = np.abs(linear * (1.0 / np.maximum(paper, 1e-4)).astype(np.float32) - np.float32(1.0))
     rel = np.maximum(np.maximum(rel[..., 0], rel[..., 1]), rel[..., 2])  # much faster than .max(axis=2)
     coarse = (rel > 0.3).astype(np.uint8)
@@ -671,7 +698,8 @@ def measure_unit(
     denom = float(direction @ direction)
     if denom < 1e-6:
         return None
-    t = ((linear - paper) @ (direction / denom).astype(np.float32)).astype(np.float32)
+    proj = (direction / denom).astype(np.float32)
+    t = cv2.transform(linear, np.append(proj, -float(paper @ proj)).reshape(1, 4).astype(np.float32))
     fine = (t > 0.5).astype(np.uint8)
     fine = cv2.morphologyEx(fine, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     fine = fine & cv2.dilate(coarse, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
@@ -712,6 +740,7 @@ def measure_unit(
         inlier_fraction=float(inliers.mean()),
         lab_spread=spread,
         touches_border=touches,
+        paper_rgb_linear=paper.astype(np.float64),
     )
 
 
@@ -994,19 +1023,18 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
     # Unit.
     unit = None
     if has_card:
+        # Coarse pass over the whole unit area at 1 px/mm finds the unit; the fine pass
+        # rectifies only its surroundings at UNIT_PX_PER_MM.
         area = geometry.unit_area_mm
-        linear, raw = _rectify_linear(bgr, detection.image_to_card, area, UNIT_PX_PER_MM)
-        if flat is not None:
-            ys = area[1] + np.arange(raw.shape[0]) / UNIT_PX_PER_MM
-            xs = area[0] + np.arange(raw.shape[1]) / UNIT_PX_PER_MM
-            field_ = flat.at(xs[None, :], ys[:, None]).astype(np.float32)
-            linear = linear / field_[..., None]
-        if checker is not None:
-            linear = checker.apply(linear).astype(np.float32)
-        elif flat is not None:
-            # White balance on the paper: better than nothing, still uncalibrated.
-            linear = linear / np.asarray(flat.paper_rgb_linear, dtype=np.float32) * 0.86
-        unit = measure_unit(linear, raw, UNIT_PX_PER_MM, origin_mm=area[:2])
+        coarse = measure_unit(*_corrected_area(bgr, detection, flat, checker, area, 1.0), 1.0, origin_mm=area[:2])
+        if coarse is not None:
+            lo = np.maximum(coarse.box_mm.min(axis=0) - 4.0, area[:2])
+            hi = np.minimum(coarse.box_mm.max(axis=0) + 4.0, area[2:])
+            crop = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+            linear, raw = _corrected_area(bgr, detection, flat, checker, crop, UNIT_PX_PER_MM)
+            unit = measure_unit(linear, raw, UNIT_PX_PER_MM, origin_mm=crop[:2], paper=coarse.paper_rgb_linear)
+            if unit is not None:
+                unit.touches_border = coarse.touches_border
     else:
         small = half if max(half.shape[:2]) <= 1100 else cv2.resize(
             half, None, fx=1000.0 / max(half.shape[:2]), fy=1000.0 / max(half.shape[:2]), interpolation=cv2.INTER_AREA
