@@ -43,13 +43,13 @@ def add_photo(inspection_id, *, lab=None, status="pass", sequence=None, flagged=
     return photo
 
 
-def darkening_series(n_baseline=20, n_drift=25, seed=4):
+def darkening_series(n_baseline=20, n_drift=25, seed=4, step=0.12):
     """Lab values: a steady baseline around the golden sample, then a slow darkening and yellowing."""
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n_baseline + n_drift):
-        step = max(0, i - n_baseline + 1)
-        mean = np.array(DEMO_LAB) + np.array([-0.12, 0.0, 0.08]) * step
+        k = max(0, i - n_baseline + 1)
+        mean = np.array(DEMO_LAB) + np.array([-step, 0.0, step * 2 / 3]) * k
         out.append((mean + rng.normal(0, 0.15, 3)).round(3).tolist())
     return out
 

@@ -200,3 +200,29 @@ def test_two_workers_analysing_the_same_batch_at_once_open_one_alert(app, demo):
     assert errors == []
     db.session.expire_all()
     assert len(_alerts(kind="colour", rule="ewma", open_slot="open")) == 1
+
+
+def test_an_acknowledged_warning_that_becomes_an_alarm_needs_attention_again(demo, monkeypatch):
+    from server.review import service
+
+    events = []
+    real = service.record_event
+    monkeypatch.setattr(service, "record_event", lambda alert, kind: (events.append(kind), real(alert, kind)))
+    acknowledged = False
+    for i, lab in enumerate(darkening_series(step=0.05)):  # gentle: a warning before the alarm
+        service.on_photo_analysed(add_photo(demo("inspection:inline:A"), lab=lab, sequence=i + 1))
+        warning = _alerts(kind="colour", rule="ewma", level="warning", status="open")
+        if warning and not acknowledged:
+            service.acknowledge_alert(_reviewer(demo), warning[0].id, "watching")
+            acknowledged = True
+    assert acknowledged
+    alert = _alerts(kind="colour", rule="ewma")[0]
+    assert (alert.level, alert.status) == ("alarm", "open")
+    assert events[:3] == ["drift.alert.opened", "drift.alert.acknowledged", "drift.alert.escalated"]
+
+
+def _reviewer(demo):
+    from server.accounts.models import User
+    from server.auth import Principal
+
+    return Principal.of(db.session.get(User, demo("user:reviewer")))
