@@ -93,48 +93,60 @@ def attempt_delivery(delivery_id: str, *, jitter: float = 0.0) -> tuple[str, flo
     """Send one delivery once and log the attempt.
 
     Returns ``(status, retry_in_seconds)``: ``delivered``, ``failed`` (gave up, or the endpoint
-    is gone or disabled) or ``retrying`` with the back-off before the next attempt. Commits.
-    Never raises for network errors.
+    is gone or disabled) or ``retrying`` with the back-off before the next attempt. No database
+    transaction stays open during the HTTP request (SQLite would hold its write lock). Commits.
+    Never raises for network errors. Delivery is at least once: receivers should ignore a
+    ``Lineside-Delivery`` id they have already processed.
     """
     from ..extensions import db
     from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
-    d = db.session.get(WebhookDelivery, uuid.UUID(str(delivery_id)))
+    did = uuid.UUID(str(delivery_id))
+    d = db.session.get(WebhookDelivery, did)
     if d is None or d.status in ("delivered", "failed"):
-        return (d.status if d else "failed"), None
+        status = d.status if d else "failed"
+        db.session.rollback()
+        return status, None
     ep = db.session.get(WebhookEndpoint, d.endpoint_id)
+    usable = ep is not None and ep.active
+    url, secret = (ep.url, ep.secret) if usable else ("", "")
+    body, event_type = d.body.encode("utf-8"), d.event_type
+    db.session.rollback()  # end the read transaction before the network
+
     cfg = current_app.config
-    d.attempts += 1
-    attempt = WebhookAttempt(delivery_id=d.id, attempt=d.attempts, error="")
+    status_code, error, ok = None, "", False
     started = time.monotonic()
-    ok = False
-    if ep is None or not ep.active:
-        attempt.error = "endpoint removed or disabled"
-        d.status, d.next_retry_at = "failed", None
-        db.session.add(attempt)
-        db.session.commit()
+    if not usable:
+        error = "refused: endpoint removed or disabled"
+    else:
+        try:
+            check_url(url, allow_private=cfg["WEBHOOK_ALLOW_PRIVATE"])
+            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+                       "Lineside-Signature": sign(secret, int(time.time()), body),
+                       "Lineside-Event": event_type, "Lineside-Delivery": str(did)}
+            resp = requests.post(url, data=body, headers=headers, timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"],
+                                 allow_redirects=False)
+            status_code = resp.status_code
+            ok = 200 <= resp.status_code < 300
+            if not ok:
+                error = f"HTTP {resp.status_code}"
+        except UnsafeUrl as exc:
+            error = f"refused: {exc}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+    duration_ms = int((time.monotonic() - started) * 1000)
+
+    d = db.session.get(WebhookDelivery, did)
+    if d is None:  # the endpoint was deleted meanwhile, with its log
+        db.session.rollback()
         return "failed", None
-    try:
-        check_url(ep.url, allow_private=cfg["WEBHOOK_ALLOW_PRIVATE"])
-        body = d.body.encode("utf-8")
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   "Lineside-Signature": sign(ep.secret, int(time.time()), body),
-                   "Lineside-Event": d.event_type, "Lineside-Delivery": str(d.id)}
-        resp = requests.post(ep.url, data=body, headers=headers, timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"],
-                             allow_redirects=False)
-        attempt.status_code = resp.status_code
-        ok = 200 <= resp.status_code < 300
-        if not ok:
-            attempt.error = f"HTTP {resp.status_code}"
-    except UnsafeUrl as exc:
-        attempt.error = f"refused: {exc}"
-    except requests.RequestException as exc:
-        attempt.error = f"{type(exc).__name__}: {exc}"[:1000]
-    attempt.duration_ms = int((time.monotonic() - started) * 1000)
+    d.attempts += 1
+    attempt = WebhookAttempt(delivery_id=d.id, attempt=d.attempts, status_code=status_code, error=error,
+                             duration_ms=duration_ms)
     retry_in = None
     if ok:
         d.status, d.delivered_at, d.next_retry_at = "delivered", utcnow(), None
-    elif d.attempts >= cfg["WEBHOOK_MAX_ATTEMPTS"] or attempt.error.startswith("refused"):
+    elif d.attempts >= cfg["WEBHOOK_MAX_ATTEMPTS"] or error.startswith("refused"):
         d.status, d.next_retry_at = "failed", None
     else:
         retry_in = backoff_seconds(d.attempts, jitter=jitter)
@@ -143,7 +155,7 @@ def attempt_delivery(delivery_id: str, *, jitter: float = 0.0) -> tuple[str, flo
     db.session.add(attempt)
     db.session.commit()
     if not ok:
-        log.info("webhook delivery %s attempt %s failed: %s", d.id, d.attempts, attempt.error)
+        log.info("webhook delivery %s attempt %s failed: %s", did, attempt.attempt, error)
     return d.status, retry_in
 
 
@@ -186,6 +198,7 @@ def send_alert_email(alert_id: str, event_type: str) -> int:
     if base:
         lines += ["", f"Open the alert: {base}/#/review/alerts/{alert.id}"]
     msg.set_content("\n".join(lines))
+    db.session.rollback()  # end the read transaction before the network
     with smtplib.SMTP(cfg["SMTP_HOST"], int(cfg["SMTP_PORT"]), timeout=cfg["SMTP_TIMEOUT_SECONDS"]) as smtp:
         if cfg["SMTP_STARTTLS"]:
             smtp.starttls()
