@@ -206,3 +206,36 @@ def test_another_user_cannot_sign_in_over_unsynced_work(live_server, page):
     expect(page.locator("#signin .form-error")).to_contain_text("1 unsynced changes and 0 photos of another user")
     session = page.evaluate("async () => (await window.lineside.getAll('kv'))")
     assert "inspector@demo.lineside.test" in str(session) and "reviewer@demo" not in str(session)
+
+
+def test_a_new_version_waits_for_the_user_then_replaces_the_old_cache(live_server, page):
+    from pathlib import Path
+
+    page.wait_for_function("async () => !!(await navigator.serviceWorker.ready).active"
+                           " && !!navigator.serviceWorker.controller")
+    sw = (Path(__file__).resolve().parents[2] / "pwa" / "sw.js").read_text()
+    new = sw.replace("const VERSION = '", "const VERSION = 'next-", 1).encode()
+    served = live_server.server.app
+
+    def next_release(environ, start_response):  # the server now ships a new sw.js
+        if environ["PATH_INFO"] == "/sw.js":
+            start_response("200 OK", [("Content-Type", "text/javascript"), ("Cache-Control", "no-cache"),
+                                      ("Service-Worker-Allowed", "/")])
+            return [new]
+        return served(environ, start_response)
+
+    live_server.server.app = next_release
+    try:
+        page.evaluate("async () => { await (await navigator.serviceWorker.getRegistration()).update(); }")
+        prompt = page.get_by_role("button", name="Reload")
+        prompt.wait_for()
+        before = page.evaluate("() => caches.keys()")
+        # The new version is cached and waiting; the running one keeps its cache until the user agrees.
+        assert sorted(k.startswith("lineside-shell-next-") for k in before) == [False, True]
+        assert page.evaluate("async () => !!(await navigator.serviceWorker.getRegistration()).waiting")
+        with page.expect_event("load"):
+            prompt.click()
+        page.wait_for_function("async () => { const k = await caches.keys();"
+                               " return k.length === 1 && k[0].startsWith('lineside-shell-next-'); }")
+    finally:
+        live_server.server.app = served
