@@ -279,7 +279,7 @@ class InspectionScreen {
           <input id="lot" type="number" inputmode="numeric" min="2" step="1" value="${f.lot_size ?? ''}" data-field="lot_size" data-testid="lot-size"></div>
         <div><p class="label">${t('insp.unitsSeen')}</p><p class="big" data-testid="units-seen">${this.unitsSeen(n)} / ${n}</p></div>
       </div>
-      <p class="muted">${t('insp.level', { level: f.inspection_level ?? 'II', severity: f.severity ?? 'normal' })}</p>
+      <p class="muted">${t('insp.level', { level: f.inspection_level ?? 'II', severity: t(`severity.${f.severity ?? 'normal'}`) })}</p>
       ${error ? html`<p class="notice">${error}</p>` : html`
         <table class="plan" data-testid="aql-plan">
           <thead><tr><th scope="col">${t('insp.class')}</th><th scope="col">${t('insp.aql')}</th>
