@@ -664,9 +664,9 @@ def measure_unit(
         ])  # fmt: skip
         paper = np.median(border, axis=0)
     paper = np.asarray(paper, dtype=np.float32)
-    rel = np.abs(linear * (1.0 / np.maximum(paper, 1e-4)).astype(np.float32) - np.float32(1.0))
-    rel = np.maximum(np.maximum(rel[..., 0], rel[..., 1]), rel[..., 2])  # much faster than .max(axis=2)
-    coarse = (rel > 0.3).astype(np.uint8)
+    # Not paper: some channel more than 30 % away from the paper's value.
+    near_paper = cv2.inRange(linear, tuple(float(v) for v in 0.7 * paper), tuple(float(v) for v in 1.3 * paper))
+    coarse = (near_paper == 0).astype(np.uint8)
     if exclude is not None:
         coarse[exclude.astype(bool)] = 0
     k = max(3, int(round(0.8 * px_per_mm)) | 1)
@@ -677,20 +677,26 @@ def measure_unit(
     coarse = _fill_holes(coarse)
     erode_px = max(2, int(round(1.5 * px_per_mm)))
     core = cv2.erode(coarse, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode_px + 1, 2 * erode_px + 1)))
-    core_idx = core.astype(bool)
-    if core_idx.sum() < 50:
-        core_idx = coarse.astype(bool)
-    pix = linear[core_idx]
-    raw_max = np.maximum(np.maximum(raw_u8[..., 0], raw_u8[..., 1]), raw_u8[..., 2])
-    not_clipped = raw_max[core_idx] < 250
-    lum = pix @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    med = np.median(lum[not_clipped]) if not_clipped.any() else np.median(lum)
-    mad = 1.4826 * np.median(np.abs(lum - med)) + 1e-6
+    if cv2.countNonZero(core) < 50:
+        core = coarse
+    raw_max = cv2.max(cv2.max(raw_u8[..., 0], raw_u8[..., 1]), raw_u8[..., 2])
+    usable = cv2.bitwise_and(core, (raw_max < 250).astype(np.uint8))
+    if cv2.countNonZero(usable) < 20:
+        usable = core
+    lum = cv2.transform(linear, np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32))
+    # Typical luminance from a subsample (medians of ~20k values are plenty).
+    sample = lum[usable.astype(bool)]
+    sample = sample[:: max(1, sample.size // 20000)]
+    med = float(np.median(sample))
+    mad = 1.4826 * float(np.median(np.abs(sample - med))) + 1e-6
     # Highlights and shadows: luminance far from the unit's typical value, or clipped.
-    inliers = not_clipped & (np.abs(lum - med) < max(3.0 * mad, 0.03 * med))
-    if inliers.sum() < 20:
-        inliers = np.ones_like(lum, dtype=bool)
-    unit_rgb = pix[inliers].mean(axis=0)
+    thr = max(3.0 * mad, 0.03 * med)
+    inliers = cv2.bitwise_and(usable, cv2.inRange(lum, med - thr, med + thr) // 255)
+    if cv2.countNonZero(inliers) < 20:
+        inliers = core
+    n_inliers = cv2.countNonZero(inliers)
+    unit_rgb = np.array(cv2.mean(linear, mask=inliers)[:3], dtype=np.float32)
+    inlier_fraction = n_inliers / max(cv2.countNonZero(core), 1)
 
     # Fine mask: threshold halfway between paper and unit colour along the line joining
     # them (linear light mixes linearly under blur, so the edge sits at t = 0.5).
@@ -723,7 +729,9 @@ def measure_unit(
     rw = refined_w if refined_w is not None and abs(refined_w - rw) < 3.0 else rw + 1.0
     rh = refined_h if refined_h is not None and abs(refined_h - rh) < 3.0 else rh + 1.0
     box = cv2.boxPoints(((cx, cy), (rw, rh), angle)) / px_per_mm + np.asarray(origin_mm)
-    lab_pix = color.linear_srgb_to_lab(np.clip(pix[inliers][:: max(1, inliers.sum() // 4000)], 0, None))
+    step = max(1, int(math.sqrt(n_inliers / 2000)))  # ~2000 pixels on a sparse grid
+    in_pix = linear[::step, ::step][inliers[::step, ::step].astype(bool)]
+    lab_pix = color.linear_srgb_to_lab(np.clip(in_pix, 0, None))
     spread = float(np.median(color.delta_e_cie2000(lab_pix, color.linear_srgb_to_lab(np.clip(unit_rgb, 0, None)))))
     # Touching the area's edge over more than 1 mm: part of the unit may lie outside.
     edge_px = int(fine[:2].sum() + fine[-2:].sum() + fine[:, :2].sum() + fine[:, -2:].sum())
@@ -736,8 +744,8 @@ def measure_unit(
         box_mm=box,
         area_mm2=float(fine.sum() / px_per_mm**2),
         rgb_linear=unit_rgb.astype(np.float64),
-        pixels_used=int(inliers.sum()),
-        inlier_fraction=float(inliers.mean()),
+        pixels_used=int(n_inliers),
+        inlier_fraction=float(inlier_fraction),
         lab_spread=spread,
         touches_border=touches,
         paper_rgb_linear=paper.astype(np.float64),
