@@ -167,3 +167,16 @@ def test_disabling_then_deleting_a_webhook_stops_deliveries_and_removes_its_log(
     assert client.delete(f"/api/v1/review/webhooks/{hook['id']}", headers=as_reviewer).status_code == 204
     assert db.session.scalars(select(WebhookDelivery)).all() == []
     assert client.get(f"/api/v1/review/webhooks/{hook['id']}", headers=as_reviewer).status_code == 404
+
+
+def test_webhooks_retry_command_sends_due_deliveries(client, as_reviewer, demo, receiver, runner):
+    receiver.status = 500
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
+    assert "0 delivery attempt(s)" in runner.invoke(args=["webhooks-retry"]).output  # not due yet
+    for d in db.session.scalars(select(WebhookDelivery)).all():
+        d.next_retry_at = d.next_retry_at.replace(year=2000)
+    db.session.commit()
+    receiver.status = 204
+    assert "1 delivery attempt(s)" in runner.invoke(args=["webhooks-retry"]).output
+    assert db.session.scalars(select(WebhookDelivery.status)).all() == ["delivered"]
