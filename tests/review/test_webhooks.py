@@ -173,6 +173,7 @@ def test_webhooks_retry_command_sends_due_deliveries(client, as_reviewer, demo, 
     receiver.status = 500
     hook = make_webhook(client, as_reviewer, receiver.url)
     client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
+    db.session.commit()  # end the test's read transaction (SQLite: the write lock) before the command
     assert "0 delivery attempt(s)" in runner.invoke(args=["webhooks-retry"]).output  # not due yet
     for d in db.session.scalars(select(WebhookDelivery)).all():
         d.next_retry_at = d.next_retry_at.replace(year=2000)
