@@ -266,22 +266,27 @@ class CardDetection:
 def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY, *, gray: np.ndarray | None = None, small_gray: np.ndarray | None = None) -> CardDetection:
     """Find the card's ArUco markers in an 8-bit BGR image and fit the homography.
 
-    Markers are detected at half resolution (fast) when the image is large, then their
-    corners are refined to sub-pixel accuracy on the full image. Ids not on the card are
-    ignored; a duplicated id is dropped (ambiguous).
+    Markers are looked for on a reduced copy (about 500 px, then about 1000 px if fewer
+    than four are found there), then their corners are refined to sub-pixel accuracy on
+    the full image. Ids not on the card are ignored; a duplicated id is dropped (ambiguous).
     """
     if gray is None:
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    scale = 0.5 if max(gray.shape) > 1400 else 1.0
-    if scale == 1.0:
-        small = gray
+    if max(gray.shape) <= 1400:
+        half = gray
     elif small_gray is not None:
-        small = small_gray
+        half = small_gray
     else:
-        small = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    scale = small.shape[1] / gray.shape[1]
-    corners, ids = cv_compat.detect_aruco(small, geometry.marker_dictionary)
+        half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    candidates = [half]
+    if max(half.shape) > 900:
+        candidates.insert(0, cv2.resize(half, (half.shape[1] // 2, half.shape[0] // 2), interpolation=cv2.INTER_AREA))
     wanted = set(geometry.marker_ids)
+    for small in candidates:
+        corners, ids = cv_compat.detect_aruco(small, geometry.marker_dictionary)
+        if len(set(ids.tolist()) & wanted) >= 4:
+            break
+    scale = small.shape[1] / gray.shape[1]
     counts = {int(i): int(np.sum(ids == i)) for i in set(ids.tolist())}
     found_ids, found_corners = [], []
     for c, i in zip(corners, ids.tolist()):
