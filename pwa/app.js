@@ -79,7 +79,7 @@ export async function route() {
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return;
   try {
-    const reg = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+    const reg = await navigator.serviceWorker.register('/sw.js', { scope: '/', type: 'module' });
     const prompt = document.querySelector('update-prompt');
     const offer = (worker) => { if (prompt) prompt.worker = worker; };
     if (reg.waiting && navigator.serviceWorker.controller) offer(reg.waiting);

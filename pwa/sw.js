@@ -1,6 +1,8 @@
-// Lineside service worker: precache the app shell in a versioned cache, serve it offline,
-// and ask open pages to sync when Background Sync fires.
+// Lineside service worker (a module worker): precache the app shell in a versioned cache,
+// serve it offline, and sync on Background Sync (through an open page, or by itself).
 // Bump VERSION with every release (the list below is checked by tests/pwa/test_static.py).
+
+import { state as syncState, syncNow } from './app/lib/sync.js';
 
 const VERSION = '2026.11.28-1';
 const SHELL_CACHE = `lineside-shell-${VERSION}`;
@@ -95,10 +97,19 @@ self.addEventListener('fetch', (event) => {
   }
 });
 
-/** Background Sync: ask an open page to sync (it owns the sync engine and its lock). */
+/**
+ * Background Sync: an open page syncs (it shows progress); with no page open the worker runs
+ * the same engine itself. The Web Lock in lib/sync.js keeps the two from overlapping.
+ * Rejecting makes the browser try the tag again later.
+ */
 async function syncFromWorker() {
   const clients = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-  for (const client of clients) client.postMessage({ type: 'sync' });
+  if (clients.length) {
+    for (const client of clients) client.postMessage({ type: 'sync' });
+    return;
+  }
+  await syncNow();
+  if (syncState.error || syncState.pending || syncState.photosPending) throw new Error('sync incomplete');
 }
 
 self.addEventListener('sync', (event) => {

@@ -274,7 +274,21 @@ export async function pull() {
 
 // ---------------------------------------------------------------- photos
 
+async function putWithFetch(url, blob, headers, onProgress) {
+  let resp;
+  try {
+    resp = await fetch(url, { method: 'PUT', body: blob, headers: headers ?? {} });
+  } catch (err) {
+    throw new ApiError(0, { detail: 'upload interrupted' });
+  }
+  if (!resp.ok) throw new ApiError(resp.status, { detail: (await resp.text()).slice(0, 200) });
+  onProgress(blob.size, blob.size);
+  return resp.headers.get('ETag');
+}
+
 function putWithProgress(url, blob, headers, onProgress) {
+  // A service worker has no XMLHttpRequest: there we upload with fetch (no progress events).
+  if (typeof XMLHttpRequest === 'undefined') return putWithFetch(url, blob, headers, onProgress);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open('PUT', url);

@@ -5,7 +5,7 @@ Each test queues changes through the app's own store (lib/store.js), then syncs.
 from __future__ import annotations
 
 import json
-import uuid
+import time
 
 import pytest
 from sqlalchemy import select
@@ -239,3 +239,18 @@ def test_a_new_version_waits_for_the_user_then_replaces_the_old_cache(live_serve
                                " return k.length === 1 && k[0].startsWith('lineside-shell-next-'); }")
     finally:
         live_server.server.app = served
+
+
+def test_background_sync_sends_the_outbox_with_the_app_closed(live_server, phone, page):
+    page.wait_for_function("async () => !!(await navigator.serviceWorker.ready).active")
+    phone.set_offline(True)
+    _queue_defects(page, ["while-closed"])
+    page.wait_for_function("async () => (await (await navigator.serviceWorker.ready).sync.getTags())"
+                           ".includes('lineside-sync')")
+    page.close()
+    phone.set_offline(False)  # the browser fires the worker's 'sync' event; no page is open
+    for _ in range(40):
+        if _server_codes(live_server, "while-closed"):
+            break
+        time.sleep(0.25)
+    assert _server_codes(live_server, "while-closed") == ["while-closed"]
