@@ -42,6 +42,8 @@ function homeHash() {
 }
 
 function renderNav() {
+  // Before anyone signs in there is nothing to sync: no sync bar (unless work is waiting).
+  document.getElementById('sync').hidden = !ctx.session && !syncState.pending && !syncState.photosPending;
   const nav = document.getElementById('nav');
   if (!ctx.session) { render(nav, html``); return; }
   const links = [];
