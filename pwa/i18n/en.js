@@ -105,6 +105,7 @@ export default {
   'photo.ok': 'Photo looks usable.',
   'photo.state.pending': 'Waiting to upload',
   'photo.state.done': 'Uploaded',
+  'photo.error': 'Upload problem: {detail}. It is tried again with every sync.',
   'photo.working': 'Reading the photo…',
 
   'sync.now': 'Sync now',

@@ -104,6 +104,7 @@ export default {
   'photo.ok': '照片可用。',
   'photo.state.pending': '等待上传',
   'photo.state.done': '已上传',
+  'photo.error': '上传问题：{detail}。每次同步时会重试。',
   'photo.working': '正在读取照片…',
 
   'sync.now': '立即同步',

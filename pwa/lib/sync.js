@@ -52,7 +52,7 @@ function emit() {
 export async function refreshCounts() {
   const [pending, photos, issues] = await tx(['outbox', 'photos', 'issues'], 'readonly', async (t) => [
     await req(t.objectStore('outbox').count()),
-    (await req(t.objectStore('photos').getAll())).filter((p) => p.state !== 'done').length,
+    (await req(t.objectStore('photos').getAll())).filter((p) => p.state === 'pending').length,
     await req(t.objectStore('issues').count()),
   ]);
   Object.assign(state, { pending, photosPending: photos, issues });
@@ -93,7 +93,7 @@ function resultStatus(r) {
 
 async function applyResults(batch, results) {
   const bySeq = new Map(batch.map((m) => [m.mutation_id, m]));
-  return tx(['outbox', 'records', 'issues'], 'readwrite', async (t) => {
+  return tx(['outbox', 'records', 'issues', 'photos'], 'readwrite', async (t) => {
     const outbox = t.objectStore('outbox');
     const records = t.objectStore('records');
     const issues = t.objectStore('issues');
@@ -113,6 +113,11 @@ async function applyResults(batch, results) {
         if (rec && later.length === 0) {
           if (typeof rec.rev !== 'number') records.delete(key);
           else records.put({ ...rec, fields: { ...(rec.server ?? rec.fields) }, deleted: rec.server_deleted ?? false });
+        }
+        if (m.entity === 'photo' && typeof rec?.rev !== 'number') {
+          // The server will never take this photo: stop offering it for upload.
+          const photo = await req(t.objectStore('photos').get(m.id));
+          if (photo) t.objectStore('photos').put({ ...photo, state: 'rejected' });
         }
         issues.put({ key: `mutation:${m.mutation_id}`, kind: 'rejected', entity: m.entity, id: m.id,
           inspection_id: rec?.inspection_id ?? m.fields?.inspection_id ?? null,
@@ -340,7 +345,7 @@ async function uploadOne(photo) {
 /** Upload photos whose metadata the server has, one at a time, oldest first. */
 export async function uploadPhotos() {
   const { photos, ready } = await tx(['photos', 'outbox', 'records'], 'readonly', async (t) => {
-    const all = (await req(t.objectStore('photos').getAll())).filter((p) => p.state !== 'done' && p.blob);
+    const all = (await req(t.objectStore('photos').getAll())).filter((p) => p.state === 'pending' && p.blob);
     const queued = new Set((await req(t.objectStore('outbox').getAll())).map((e) => `${e.entity}:${e.id}`));
     const ok = [];
     for (const p of all) {

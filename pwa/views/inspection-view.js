@@ -443,7 +443,8 @@ class InspectionScreen {
         const state = local && local.state !== 'done' ? 'pending' : 'done';
         return html`<li>${src ? html`<img src="${src}" alt="${p.fields.item_key ?? p.fields.defect_id ?? ''}">` : ''}
           <span class="badge ${state === 'done' ? 'ok' : 'warn'}" data-testid="photo-state">${t(`photo.state.${state}`)}</span>
-          ${d ? html`<span class="badge decision-${d.decision}">${t(`insp.decision.${d.decision}`)}</span>` : ''}</li>`;
+          ${d ? html`<span class="badge decision-${d.decision}">${t(`insp.decision.${d.decision}`)}</span>` : ''}
+          ${local?.last_error && state === 'pending' ? html`<span class="small-text">${t('photo.error', { detail: local.last_error })}</span>` : ''}</li>`;
       })}</ul>`);
     for (const badge of this.root.querySelectorAll('[data-count-for]')) {
       badge.textContent = String(this.by.photo.filter((p) => p.fields.item_key === badge.dataset.countFor).length);

@@ -254,3 +254,23 @@ def test_background_sync_sends_the_outbox_with_the_app_closed(live_server, phone
             break
         time.sleep(0.25)
     assert _server_codes(live_server, "while-closed") == ["while-closed"]
+
+
+def test_a_rejected_photo_no_longer_waits_to_upload(live_server, page):
+    from server.demo import demo_id
+
+    page.evaluate("""async (inspection) => {
+        const { saveRecord, newId } = await import('/app/lib/store.js');
+        const { refreshCounts } = await import('/app/lib/sync.js');
+        const id = newId();
+        const blob = new Blob([new Uint8Array([0xff, 0xd8, 0xff, 0xd9])], { type: 'image/jpeg' });
+        await saveRecord('photo', id, { inspection_id: inspection, item_key: 'no_such_item', sha256: '0'.repeat(64),
+          size_bytes: 4, content_type: 'image/jpeg' }, { photo: { id, inspection_id: inspection, blob, thumb: blob,
+          sha256: '0'.repeat(64), size: 4, type: 'image/jpeg', state: 'pending', created_at: Date.now() } });
+        await refreshCounts();
+    }""", str(demo_id("inspection:final:B")))
+    assert page.evaluate("() => window.lineside.syncState.photosPending") == 1
+    _sync(page)
+    _synced(page)
+    assert page.evaluate("() => window.lineside.syncState.photosPending") == 0
+    assert page.evaluate("() => window.lineside.syncState.issues") == 1
