@@ -274,3 +274,20 @@ def test_a_rejected_photo_no_longer_waits_to_upload(live_server, page):
     _synced(page)
     assert page.evaluate("() => window.lineside.syncState.photosPending") == 0
     assert page.evaluate("() => window.lineside.syncState.issues") == 1
+
+
+@pytest.mark.parametrize("view", ["inspections", "inspection", "settings"])
+def test_screens_fit_a_360_px_phone_and_label_every_control(live_server, page, view):
+    from server.demo import demo_id
+
+    page.set_viewport_size({"width": 360, "height": 740})
+    target = {"inspections": "#/inspections", "inspection": f"#/inspection/{demo_id('inspection:final:B')}",
+              "settings": "#/settings"}[view]
+    page.goto(live_server.url + "/" + target)
+    page.wait_for_selector("main h1")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent.trim())))
+        .map((el) => el.outerHTML.slice(0, 80))""")
+    assert unlabelled == []
