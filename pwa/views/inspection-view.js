@@ -119,7 +119,8 @@ class InspectionScreen {
     }
     const units = this.unitsSeen(this.sampleSize(plans));
     try {
-      return computeVerdict(plans, defectCounts, failedItems, badUnits.size, answered, required, units);
+      return { ...computeVerdict(plans, defectCounts, failedItems, badUnits.size, answered, required, units),
+        unitsSeen: units, unanswered: required - answered, required };
     } catch (err) {
       return { verdict: 'pending', reasons: [err.message], classes: {} };
     }
@@ -141,6 +142,22 @@ class InspectionScreen {
       if (e) return e.default_class;
     }
     return null;
+  }
+
+  /** The verdict's reasons in the current language (verdict.js gives them in English). */
+  reasons(v) {
+    const out = [];
+    for (const [c, k] of Object.entries(v.classes ?? {})) {
+      const cls = t(`class.${c}`);
+      if (k.status === 'rejected') out.push(t('verdict.why.rejected', { cls, found: k.found, ac: k.accept, re: k.reject }));
+      if (k.status === 'pending' && v.verdict === 'pending') {
+        out.push(t('verdict.why.units', { cls, seen: v.unitsSeen ?? 0, n: k.sample_size }));
+      }
+      if (k.status === 'accepted_reinstate_normal') out.push(t('verdict.why.gap', { cls, found: k.found, ac: k.accept, re: k.reject }));
+    }
+    if (v.verdict === 'pending' && v.unanswered) out.push(t('verdict.why.unanswered', { k: v.unanswered, n: v.required }));
+    if (!Object.keys(v.classes ?? {}).length) out.push(...v.reasons);
+    return out;
   }
 
   isAnswered(item) {
@@ -290,7 +307,7 @@ class InspectionScreen {
         </table>
         <div class="verdict verdict-${v.verdict}" data-testid="verdict" aria-live="polite">
           <strong>${t('insp.verdict')}: ${t(`verdict.${v.verdict}`)}</strong>
-          ${v.reasons.length ? html`<ul>${v.reasons.map((r) => html`<li>${r}</li>`)}</ul>` : ''}
+          ${this.reasons(v).length ? html`<ul>${this.reasons(v).map((r) => html`<li>${r}</li>`)}</ul>` : ''}
         </div>`}`);
     this.lastVerdict = v;
     this.lastSample = n;
