@@ -41,6 +41,12 @@ function homeHash() {
   return ctx.isInspector() || !ctx.isReviewer() ? '#/inspections' : '#/review';
 }
 
+function renderChrome() {
+  document.title = t('app.name');
+  document.querySelector('.skip').textContent = t('app.skip');
+  document.getElementById('nav').setAttribute('aria-label', t('nav.label'));
+}
+
 function renderNav() {
   // Before anyone signs in there is nothing to sync: no sync bar (unless work is waiting).
   document.getElementById('sync').hidden = !ctx.session && !syncState.pending && !syncState.photosPending;
@@ -69,6 +75,7 @@ export async function route() {
     if (my !== routing) return;
     if (typeof cleanup === 'function') cleanup();
     cleanup = null;
+    renderChrome();
     renderNav();
     main.dataset.route = String(my); // views that await the network check it before painting
     cleanup = await view.show(main, ctx, ...m.slice(1));

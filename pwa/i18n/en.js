@@ -3,6 +3,8 @@
 export default {
   'app.name': 'Lineside',
   'app.loading': 'Opening…',
+  'app.skip': 'Skip to content',
+  'nav.label': 'Main',
   'nav.inspections': 'Inspections',
   'nav.review': 'Review',
   'nav.settings': 'Settings',

@@ -2,6 +2,8 @@
 export default {
   'app.name': 'Lineside',
   'app.loading': '正在打开…',
+  'app.skip': '跳到主要内容',
+  'nav.label': '主导航',
   'nav.inspections': '检验',
   'nav.review': '审核',
   'nav.settings': '设置',
