@@ -55,9 +55,9 @@ export async function show(root) {
   if (root.dataset.route !== route) return;
   render(a, html`<h2 id="alerts-h">${t('review.alerts')}</h2>
     ${list.length ? html`<ul class="plain alerts" data-testid="alert-feed">${list.map((x) => html`
-      <li class="alert level-${x.level}"><strong>${x.standard_name ?? x.kind ?? ''}</strong> — ${x.message ?? x.direction ?? ''}
+      <li class="alert level-${x.level}"><strong>${x.batch_code ? `${x.batch_code} · ` : ''}${x.standard_name ?? x.kind ?? ''}</strong> — ${x.message ?? x.direction ?? ''}
         <span class="muted">${x.opened_at ? when(Date.parse(x.opened_at)) : ''} · ${x.level ?? ''} · ${x.status ?? ''}</span></li>`)}</ul>`
       : html`<p class="muted">${t('review.noAlerts')}</p>`}
-    ${charts.filter((c) => c?.svg_url).map((c) => html`<h3>${t('review.drift')}</h3>
+    ${charts.filter((c) => c?.svg_url).map((c) => html`<h3>${t('review.drift')}${c.batch_code ? ` · ${c.batch_code}` : ''}</h3>
       <img class="chart" src="${c.svg_url}" alt="${t('review.driftAlt')}" data-testid="drift-chart">`)}`);
 }
