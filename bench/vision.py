@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=8, help="number of 12 MP photos (default 8)")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per photo (default 5)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads for the whole run (default: OpenCV's own)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -97,6 +98,9 @@ def main() -> None:
     from server.inspect import vision
     from tests.inspect import synth
 
+    if args.threads is not None:
+        cv2.setNumThreads(args.threads)
+    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads", flush=True)
     print(f"generating {args.photos} synthetic {WIDTH} x {HEIGHT} JPEGs ...", flush=True)
     photos = []
     for k in range(args.photos):
