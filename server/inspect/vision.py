@@ -13,7 +13,10 @@ Pipeline (issue 5)::
        ways round), validated by its fit residual; if that fails, OpenCV's ``mcc`` detector
        (chart type MCC24) searches the whole photo
     -> colour correction fitted on the 24 patches
-    -> unit segmentation on the rectified unit area -> minimum-area rectangle in card mm
+    -> unit segmentation on the rectified unit area, in linear light: found at 1 px/mm,
+       then its surroundings re-rectified at 4 px/mm; the edge is where the colour is
+       halfway between paper and unit -> minimum-area rectangle in card mm, each side
+       refined to sub-pixel by a caliper across the edge
     -> robust mean colour of the unit (edges, specular highlights and shadows excluded)
     -> CIELAB D65 -> ΔE00 against the golden sample -> verdict, confidence, reasons, overlay.
 
