@@ -9,8 +9,8 @@ from marshmallow import ValidationError as MarshmallowError
 from ..auth import require
 from ..errors import PayloadTooLarge, ValidationFailed
 from . import service
-from .schemas import (ConflictQuerySchema, ConflictSchema, PullPageSchema, PullQuerySchema, PushResultSchema,
-                      PushSchema)
+from .schemas import (ConflictQuerySchema, ConflictSchema, PullPageSchema, PullQuerySchema, PushDocSchema,
+                      PushResultSchema, PushSchema)
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
                 description="Offline sync: push mutations exactly once, pull changes in commit order")
@@ -18,7 +18,7 @@ blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
 
 @blp.route("/push")
 class Push(MethodView):
-    @blp.doc(requestBody={"content": {"application/json": {"schema": PushSchema}}})
+    @blp.doc(requestBody={"content": {"application/json": {"schema": PushDocSchema}}})
     @blp.response(200, PushResultSchema)
     def post(self):
         """Apply a batch of offline changes, exactly once, one result per mutation

@@ -30,6 +30,15 @@ class PushSchema(Schema):
                             metadata={"description": "list of Mutation objects, applied in order"})
 
 
+class PushDocSchema(Schema):
+    """The push body as documented in OpenAPI (loading uses :class:`PushSchema`)."""
+
+    client_id = fields.UUID(required=True, metadata={"description": "the phone's install id"})
+    protocol = fields.Integer(required=True, metadata={"description": "sync protocol version (1)"})
+    mutations = fields.List(fields.Nested(MutationSchema), required=True,
+                            metadata={"description": "applied in order; at most SYNC_PUSH_MAX_MUTATIONS"})
+
+
 class MutationResultSchema(Schema):
     mutation_id = fields.String()
     status = fields.String(metadata={"description": "applied | duplicate | conflict | rejected"})
@@ -62,7 +71,7 @@ class ChangeSchema(Schema):
 
 
 class PullPageSchema(Schema):
-    changes = fields.List(fields.Dict())
+    changes = fields.List(fields.Nested(ChangeSchema))
     cursor = fields.String()
     has_more = fields.Boolean()
 
