@@ -7,10 +7,10 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError as MarshmallowError
 
 from ..auth import require
-from ..errors import PayloadTooLarge, ValidationFailed
+from ..errors import PROBLEM, PayloadTooLarge, ValidationFailed
 from . import service
 from .schemas import (ConflictQuerySchema, ConflictSchema, PullPageSchema, PullQuerySchema, PushDocSchema,
-                      PushResultSchema, PushSchema)
+                      PushResultSchema, PushSchema, SyncProblemSchema)
 
 blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
                 description="Offline sync: push mutations exactly once, pull changes in commit order")
@@ -20,6 +20,10 @@ blp = Blueprint("sync", __name__, url_prefix="/api/v1/sync",
 class Push(MethodView):
     @blp.doc(requestBody={"content": {"application/json": {"schema": PushDocSchema}}})
     @blp.response(200, PushResultSchema)
+    @blp.alt_response(409, schema=SyncProblemSchema, content_type=PROBLEM,
+                      description="protocol_outdated: update the app")
+    @blp.alt_response(413, schema=SyncProblemSchema, content_type=PROBLEM,
+                      description="payload_too_large: split the batch")
     def post(self):
         """Apply a batch of offline changes, exactly once, one result per mutation
 
@@ -53,6 +57,8 @@ class Push(MethodView):
 class Pull(MethodView):
     @blp.arguments(PullQuerySchema, location="query")
     @blp.response(200, PullPageSchema)
+    @blp.alt_response(410, schema=SyncProblemSchema, content_type=PROBLEM,
+                      description="gone: push, then pull again from no cursor")
     def get(self, args):
         """Changes you may see after the cursor, in commit order, one page at a time
 

@@ -6,6 +6,8 @@ of failing the whole batch.
 """
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from ..extensions import ProblemSchema
+
 
 class MutationSchema(Schema):
     """One change a phone made offline (documented shape; validated per mutation by the service)."""
@@ -93,3 +95,13 @@ class ConflictSchema(Schema):
     mutation_id = fields.UUID(allow_none=True)
     user_id = fields.UUID(allow_none=True)
     at = fields.DateTime()
+
+
+class SyncProblemSchema(ProblemSchema):
+    """A sync error answer: the problem fields plus what the phone needs to act on it."""
+
+    must_resync = fields.Boolean(metadata={"description": "410: push the outbox, then pull from no cursor"})
+    reason = fields.String(metadata={"description": "410: scope_changed | cursor_expired | cursor_ahead"})
+    protocol = fields.Integer(metadata={"description": "409 protocol_outdated: the protocol this server speaks"})
+    max_mutations = fields.Integer(metadata={"description": "413: most mutations per push"})
+    max_bytes = fields.Integer(metadata={"description": "413: largest push body"})
