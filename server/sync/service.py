@@ -41,7 +41,7 @@ from typing import Any, Iterable
 from flask import current_app
 from sqlalchemy import delete as sa_delete
 from sqlalchemy import func, insert, or_, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from ..accounts.models import Organisation, Role, User
 from ..auth import Principal
@@ -558,7 +558,7 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
         try:
             with s.begin_nested():
                 _write([plan for _, plan in plans], delay)
-        except (IntegrityError, DBAPIError) as exc:
+        except (IntegrityError, DataError) as exc:  # a value the database refuses; outages propagate (503)
             if isinstance(exc, IntegrityError) and _is_mutation_clash(exc):
                 raise
             careful = True
@@ -628,12 +628,9 @@ def _write_carefully(results: list[dict], plans: list[tuple[int, _Plan]], delay:
         try:
             with db.session.begin_nested():
                 _write([plan], delay)
-        except IntegrityError as exc:
-            if _is_mutation_clash(exc):
-                raise
-            results[index] = _record_db_rejection(plan, exc)
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
+        except (IntegrityError, DataError) as exc:
+            # Only a refused value is this mutation's fault; anything else (an outage) fails the batch.
+            if isinstance(exc, IntegrityError) and _is_mutation_clash(exc):
                 raise
             results[index] = _record_db_rejection(plan, exc)
 

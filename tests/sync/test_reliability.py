@@ -274,3 +274,25 @@ def test_a_phone_past_retention_resyncs_without_losing_its_unsynced_edits(runner
     b.pull_all()
     assert b.get("response", keep)["fields"]["note"] == "edited offline for months"
     assert b.get("response", gone) is None
+
+
+def test_a_database_outage_mid_push_answers_503_and_applies_nothing(client, as_inspector, insp, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import server.sync.service as service
+
+    phone = SyncClient(client, as_inspector)
+    written = service._write
+
+    def write_then_fail(plans, delay=0):
+        written(plans, delay)  # the rows are sent ... and then the connection drops
+        raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(service, "_write", write_then_fail)
+    before = snapshot()
+    phone.edit("response", new_id(), **response_fields(insp))
+    r = phone.push()
+    assert r.status_code == 503 and r.get_json()["code"] == "unavailable"
+    assert snapshot() == before
+    monkeypatch.setattr(service, "_write", written)
+    assert phone.push_outbox()[0]["status"] == "applied"  # the phone's retry goes through
