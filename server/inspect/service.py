@@ -27,7 +27,7 @@ from ..models import utcnow
 from ..sync.models import AuditEvent
 from . import aql, defects, measure, verdict
 from .models import (DEFECT_CLASSES, ChecklistResponse, ChecklistTemplate, Defect, Inspection, Measurement, Photo,
-                     SwitchingStateRecord)
+                     ReviewDecision, SwitchingStateRecord)
 
 BRAND_EDIT_ROLES = frozenset({Role.admin, Role.brand_reviewer})
 FACTORY_LEAD_ROLES = frozenset({Role.admin, Role.factory_manager})
@@ -818,7 +818,7 @@ def prepare_sync_fields(entity: str, fields: dict, inspection: Inspection, princ
     if entity != "inspection" and given_insp is not None and _as_uuid(given_insp, "inspection_id") != inspection.id:
         raise ValidationFailed(errors={"inspection_id": ["Does not match the inspection."]})
     if entity in ("comment", "decision"):
-        return _review_fields(entity, fields, inspection, principal)
+        return _review_fields(entity, fields, inspection, principal, existing)
     if not _may_write_rows(principal, inspection):
         raise Forbidden("Only the assigned inspector and the factory's managers write inspection rows.")
     if entity != "photo" and inspection.status in ("signed_off", "cancelled"):
@@ -847,8 +847,18 @@ def prepare_sync_fields(entity: str, fields: dict, inspection: Inspection, princ
     return fields
 
 
-def _review_fields(entity: str, fields: dict[str, Any], insp: Inspection, p: Principal) -> dict[str, Any]:
+# What the assigned inspector may change on a reviewer's decision: marking a retake task done.
+_INSPECTOR_DECISION_FIELDS = {"id", "resolved", "inspection_id", "photo_id"}
+
+
+def _review_fields(entity: str, fields: dict[str, Any], insp: Inspection, p: Principal,
+                   existing: Any = None) -> dict[str, Any]:
     if entity == "decision":
+        if existing is None and fields.get("id") is not None:
+            existing = db.session.get(ReviewDecision, _as_uuid(fields["id"], "id"))
+        if (existing is not None and insp.inspector_id == p.id and set(fields) <= _INSPECTOR_DECISION_FIELDS
+                and existing.decision == "retake"):
+            return {k: v for k, v in fields.items() if k == "resolved"}
         _require_brand_editor(p, _po(insp).brand_id)
         return {**fields, "reviewer_id": p.id}
     if "body" in fields:
