@@ -204,3 +204,16 @@ def test_several_edits_of_one_record_in_a_batch_end_at_the_last_revision(client,
     other.pull_all()
     other.edit("response", rid, note="four")
     assert other.push_outbox()[0]["status"] == "applied"
+
+
+def test_the_inspector_marks_a_retake_done(client, as_reviewer, phone, insp):
+    photo_id, dec_id = new_id(), new_id()
+    phone.edit("photo", photo_id, inspection_id=insp, sha256="d" * 64, size_bytes=100, content_type="image/jpeg")
+    phone.push_outbox()
+    reviewer = SyncClient(client, as_reviewer)
+    reviewer.push([reviewer.mutation("decision", dec_id, {"inspection_id": insp, "photo_id": photo_id,
+                                                          "decision": "retake"})])
+    phone.pull_all()
+    phone.edit("decision", dec_id, resolved=True)
+    assert phone.push_outbox()[0]["status"] == "applied"
+    assert db.session.scalar(select(ReviewDecision.resolved)) is True
