@@ -21,7 +21,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
-    from . import all_models, db_setup, errors, extensions, tasks, web  # noqa: F401
+    from . import all_models, db_setup, errors, extensions, input_guard, tasks, web  # noqa: F401
     from .accounts.routes import blp as accounts_blp
     from .catalog.routes import blp as catalog_blp
     from .health import blp as health_blp
@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                                 compare_type=True)
     extensions.api.init_app(app, spec_kwargs=_spec_kwargs())
     errors.register_error_handlers(app)
+    input_guard.init_app(app)
     tasks.init_app(app)
     web.init_app(app)
 

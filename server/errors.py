@@ -146,7 +146,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        from sqlalchemy.exc import OperationalError, InterfaceError
+        from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
         from .extensions import db
 
@@ -154,6 +154,11 @@ def register_error_handlers(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # pragma: no cover - the session may be unusable
             pass
+        if isinstance(exc, IntegrityError):
+            # A rule the service did not check first (a reference or a uniqueness the database enforces).
+            log.warning("integrity error reached the handler: %s", exc.orig)
+            return problem(409, detail="The change clashes with existing data (a duplicate or a missing reference); "
+                                       "nothing was written.")
         if isinstance(exc, (OperationalError, InterfaceError)) and _looks_unreachable(exc):
             log.warning("database unavailable: %s", exc)
             return problem(503, detail="The database is unreachable; nothing was applied. Retry later.",

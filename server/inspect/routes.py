@@ -324,7 +324,7 @@ def shared_report(token: str):
 
 
 @public_blp.route("/reports/report.css")
-@public_blp.doc(security=[])
+@public_blp.doc(security=[], responses={200: {"description": "The stylesheet", "content": {"text/css": {}}}})
 def report_css():
     """The report's stylesheet"""
     from flask import send_from_directory

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import Membership, Role, User
+from ..accounts.models import Membership, OrgKind, Organisation, Role, User
 from ..auth import Principal
 from ..catalog.models import Batch, DimensionSpec, Product, PurchaseOrder
 from ..catalog.service import current_golden_sample
@@ -238,6 +238,9 @@ def list_templates(p: Principal, args: dict[str, Any]) -> Select:
 def create_template(p: Principal, data: dict[str, Any]) -> ChecklistTemplate:
     """Create version 1 of a new checklist family. Raises ``Forbidden`` outside the caller's brands."""
     _require_brand_editor(p, data["brand_id"])
+    brand = db.session.get(Organisation, data["brand_id"])
+    if brand is None or brand.kind != OrgKind.brand:
+        raise ValidationFailed(errors={"brand_id": ["No brand with this id."]})
     t = ChecklistTemplate(id=uuid.uuid4(), brand_id=data["brand_id"], family_id=uuid.uuid4(), version=1,
                           name=data["name"], inspection_kind=data.get("inspection_kind"),
                           sections=normalise_sections(data["sections"], data.get("inspection_kind")),
