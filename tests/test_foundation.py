@@ -168,3 +168,23 @@ def test_create_user_and_revoke_tokens_commands(runner, client, demo):
     r = runner.invoke(args=["revoke-tokens", "new@x.test"])
     assert "revoked 1" in r.output
     assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+def test_text_no_database_can_store_is_refused_with_422(client, as_reviewer):
+    brand = client.get("/api/v1/me", headers=as_reviewer).get_json()["memberships"][0]["organisation_id"]
+    r = client.post("/api/v1/products", headers=as_reviewer,
+                    json={"brand_id": brand, "sku": "NUL-1", "name": "bad\u0000name"})
+    assert r.status_code == 422 and r.get_json()["errors"]["json"] == {"name": ["Text may not contain NUL characters."]}
+    r = client.get("/api/v1/products?q=%00", headers=as_reviewer)
+    assert r.status_code == 422
+    assert all(p["sku"] != "NUL-1" for p in client.get("/api/v1/products", headers=as_reviewer).get_json())
+
+
+def test_a_missing_reference_the_service_did_not_check_answers_409(app, client, as_admin, monkeypatch):
+    from server.catalog import service
+
+    monkeypatch.setattr(service, "_org", lambda *a, **k: None)  # as if the service forgot its own check
+    r = client.post("/api/v1/products", headers=as_admin,
+                    json={"brand_id": "00000000-0000-0000-0000-000000000001", "sku": "X", "name": "X"})
+    assert r.status_code == 409 and r.content_type == "application/problem+json"
+    assert all(p["sku"] != "X" for p in client.get("/api/v1/products", headers=as_admin).get_json())
