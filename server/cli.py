@@ -55,24 +55,18 @@ def register_cli(app: Flask) -> None:
     @click.argument("email")
     def revoke_tokens_cmd(email):
         """Sign a user out everywhere: revoke all their tokens."""
-        from .accounts.models import User
-        from .accounts.service import normalise_email, revoke_user_tokens
+        from .accounts.service import revoke_user_tokens
 
-        user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-        if user is None:
-            raise click.ClickException(f"no user {email}")
+        user = _user_by_email(email)
         click.echo(f"revoked {revoke_user_tokens(user.id)} token(s) of {user.email}")
 
     @app.cli.command("deactivate-user")
     @click.argument("email")
     def deactivate_user_cmd(email):
         """Deactivate a user and revoke their tokens."""
-        from .accounts.models import User
-        from .accounts.service import normalise_email, revoke_user_tokens
+        from .accounts.service import revoke_user_tokens
 
-        user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
-        if user is None:
-            raise click.ClickException(f"no user {email}")
+        user = _user_by_email(email)
         user.is_active = False
         db.session.commit()
         revoke_user_tokens(user.id)
@@ -90,6 +84,17 @@ def register_cli(app: Flask) -> None:
 
     for extra in _extra_commands():
         app.cli.add_command(extra)
+
+
+def _user_by_email(email: str):
+    """The user with this email. Raises ``click.ClickException`` when there is none."""
+    from .accounts.models import User
+    from .accounts.service import normalise_email
+
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise click.ClickException(f"no user {email}")
+    return user
 
 
 def _extra_commands():
