@@ -188,3 +188,12 @@ def test_a_missing_reference_the_service_did_not_check_answers_409(app, client, 
                     json={"brand_id": "00000000-0000-0000-0000-000000000001", "sku": "X", "name": "X"})
     assert r.status_code == 409 and r.content_type == "application/problem+json"
     assert all(p["sku"] != "X" for p in client.get("/api/v1/products", headers=as_admin).get_json())
+
+
+def test_deactivate_user_signs_them_out_and_blocks_sign_in(runner, client, as_inspector):
+    r = runner.invoke(args=["deactivate-user", "inspector@demo.lineside.test"])
+    assert r.exit_code == 0 and "deactivated" in r.output
+    assert client.get("/api/v1/me", headers=as_inspector).status_code == 401
+    r = client.post("/api/v1/auth/login", json={"email": "inspector@demo.lineside.test", "password": "demo-inspector"})
+    assert r.status_code == 401
+    assert runner.invoke(args=["deactivate-user", "nobody@x.test"]).exit_code != 0

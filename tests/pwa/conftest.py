@@ -28,6 +28,10 @@ def live_server(tmp_path_factory):
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
+        from tests.support.databases import in_ci
+
+        if in_ci():  # CI installs Debian's chromium: a missing browser is a broken CI, not a skip
+            pytest.fail(f"no Chromium at {CHROMIUM}")
         pytest.skip(f"no Chromium at {CHROMIUM}")
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
