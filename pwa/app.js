@@ -19,6 +19,10 @@ export const ctx = {
   },
   isReviewer() { const r = ctx.roles(); return r.has('brand_reviewer') || (r.has('admin') && !r.has('inspector')); },
   isInspector() { const r = ctx.roles(); return r.has('inspector') || r.has('factory_manager'); },
+  /** Brand users and factory managers/admins get the "Purchase orders" list (docs/timeline.md). */
+  seesPurchaseOrders() {
+    return (ctx.session?.user?.memberships ?? []).some((m) => m.organisation_kind === 'brand' || ['factory_manager', 'admin'].includes(m.role));
+  },
   syncNow,
   syncState,
 };
@@ -29,6 +33,7 @@ const ROUTES = [
   [/^#\/inspection\/([\w-]+)$/, () => import('./views/inspection-view.js')],
   [/^#\/review$/, () => import('./views/review-queue.js')],
   [/^#\/review\/([\w-]+)$/, () => import('./views/review-photo.js')],
+  [/^#\/pos$/, () => import('./views/po-list.js')],
   [/^#\/timeline\/([\w-]+)$/, () => import('./views/po-timeline.js')],
   [/^#\/settings$/, () => import('./views/settings.js')],
 ];
@@ -55,6 +60,7 @@ function renderNav() {
   const links = [];
   if (ctx.isInspector()) links.push(['#/inspections', t('nav.inspections')]);
   if (ctx.isReviewer()) links.push(['#/review', t('nav.review')]);
+  if (ctx.seesPurchaseOrders()) links.push(['#/pos', t('nav.pos')]);
   links.push(['#/settings', t('nav.settings')]);
   const here = location.hash;
   render(nav, html`${links.map(([href, label]) => html`<a href="${href}" ${here.startsWith(href) ? html`aria-current="page"` : ''}>${label}</a>`)}`);

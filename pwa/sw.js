@@ -4,7 +4,7 @@
 
 import { state as syncState, syncNow } from './app/lib/sync.js';
 
-const VERSION = '2026.11.28-1';
+const VERSION = '2026.11.28-2';
 const SHELL_CACHE = `lineside-shell-${VERSION}`;
 const EXPECTED_CACHES = [SHELL_CACHE];
 const SYNC_TAG = 'lineside-sync';
@@ -39,6 +39,7 @@ const APP_SHELL = [
   '/app/components/update-prompt/update-prompt.js',
   '/app/views/inspection-list.js',
   '/app/views/inspection-view.js',
+  '/app/views/po-list.js',
   '/app/views/po-timeline.js',
   '/app/views/review-photo.js',
   '/app/views/review-queue.js',
