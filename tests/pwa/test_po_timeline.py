@@ -89,3 +89,44 @@ def test_reviewer_acknowledges_a_delay_alert_and_reads_the_po_offline(live_serve
     page.screenshot(path=shots / "12-po-timeline-offline.png", full_page=True)
     phone.set_offline(False)
     assert errors == []
+
+
+def test_factory_manager_opens_an_issue_from_the_delay_alert(live_server, phone):
+    from server.demo import demo_id
+    from server.extensions import db
+    from server.timeline.models import Issue, PoAlert
+
+    po_id = demo_id("po:42")
+    page = phone.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _sign_in(page, live_server.url, "manager@demo.lineside.test", "demo-manager")
+    page.get_by_role("link", name="Purchase orders").click()
+    page.get_by_test_id(f"po-{po_id}").click()
+    page.get_by_test_id("att-alert-delay_risk").get_by_role("button", name="Open issue").click()
+    expect(page.get_by_test_id("action-status")).to_contain_text("Issue opened")
+
+    with live_server.app.app_context():
+        alert = db.session.scalar(select(PoAlert).where(PoAlert.purchase_order_id == po_id,
+                                                        PoAlert.kind == "delay_risk"))
+        issues = db.session.scalars(select(Issue).where(Issue.alert_id == alert.id)).all()
+        assert [(i.purchase_order_id, i.opened_by_id) for i in issues] == [(po_id, demo_id("user:manager"))]
+        title = issues[0].title
+        db.session.remove()
+    expect(page.get_by_test_id("issues")).to_contain_text(title)
+    assert errors == []
+
+
+def test_inspector_sees_the_po_without_alerts_or_actions(live_server, phone):
+    from server.demo import demo_id
+
+    po_id = demo_id("po:42")
+    page = phone.new_page()
+    _sign_in(page, live_server.url, "inspector@demo.lineside.test", "demo-inspector")
+    page.get_by_test_id("inspection-list").wait_for()
+    expect(page.get_by_role("link", name="Purchase orders")).to_have_count(0)
+    page.goto(f"{live_server.url}/#/timeline/{po_id}")
+    expect(page.get_by_test_id("milestones")).to_contain_text("Production complete")
+    expect(page.get_by_test_id("attention").locator("[data-testid^=att-alert]")).to_have_count(0)
+    expect(page.get_by_role("button", name="Acknowledge")).to_have_count(0)
+    expect(page.get_by_role("button", name="Open issue")).to_have_count(0)
