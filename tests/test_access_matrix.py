@@ -122,3 +122,34 @@ def test_factory_manager_creates_batches_for_own_factory_only(client, world, hea
     no = client.post("/api/v1/batches", headers=h, json={"po_line_id": str(world["other"]["po_line"]),
                                                          "code": "LOT-Z", "lot_size": 500})
     assert no.status_code == 422
+
+
+# Reads across the domain packages. Another tenant's row must answer 404 (or 403 for a role that
+# may never use the endpoint) and must not leak; the owning brand's reviewer reads its own.
+DOMAIN_READS = [
+    ("/api/v1/checklist-templates/{template}", 200),
+    ("/api/v1/inspections/{inspection}", 200),
+    ("/api/v1/inspections/{inspection}/audit", 200),
+    ("/api/v1/inspections/{inspection}/report", 200),
+    ("/api/v1/inspections/{inspection}/measurements/summary", 200),
+    ("/api/v1/inspections/{inspection}/measurements.csv", 200),
+    ("/api/v1/purchase-orders/{purchase_order}/timeline", 200),
+    ("/api/v1/review/batches/{batch}/drift", 200),
+    ("/api/v1/review/photos/{photo}", 200),
+    ("/api/v1/blobs/{photo}/download", 409),  # own photo declared but not uploaded yet
+    ("/api/v1/sync/conflicts?inspection_id={inspection}", 200),
+]
+
+
+@pytest.mark.parametrize("who", ["reviewer", "inspector", "manager", "other_inspector"])
+@pytest.mark.parametrize("path,own_status", DOMAIN_READS)
+def test_domain_reads_never_cross_tenants(client, world, headers_for, who, path, own_status):
+    h = headers_for(who)
+    other_tenant = "other" if who != "other_inspector" else "own"
+    r = client.get(path.format(**world[other_tenant]), headers=h)
+    assert r.status_code in (403, 404), (path, who, r.status_code)
+    body = r.get_data(as_text=True)
+    assert "OTHER-PO-1" not in body and "PO-2026-0042" not in body and "Other checklist" not in body
+    if who == "reviewer":
+        own = client.get(path.format(**world["own"]), headers=h)
+        assert own.status_code == own_status, (path, own.get_data(as_text=True)[:300])
