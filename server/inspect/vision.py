@@ -237,7 +237,8 @@ def decode_photo(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, target_pi
             None, 1, (width, height), probe.format,
             f"image is {width} × {height} = {pixels / 1e6:.1f} megapixels, above the limit of {max_pixels / 1e6:.1f}",
         )  # fmt: skip
-    if probe.format == "jpeg" and b"\xff\xd9" not in data[probe.scan_offset :]:
+    # Searched backwards from the end: a complete JPEG ends with EOI, so this is immediate.
+    if probe.format == "jpeg" and bytes(data).rfind(b"\xff\xd9", probe.scan_offset) < 0:
         return DecodedPhoto(None, 1, (width, height), probe.format, "JPEG file is truncated")
     factor = 1
     while factor < 8 and pixels / (factor * factor) > target_pixels:
@@ -272,15 +273,15 @@ def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY, *, gray
     Markers are looked for on a reduced copy (about 500 px, then about 1000 px if fewer
     than four are found there), then their corners are refined to sub-pixel accuracy on
     the full image. Ids not on the card are ignored; a duplicated id is dropped (ambiguous).
+    ``gray``: the whole image in grey, if the caller has it (otherwise only small areas
+    around the markers are converted); ``small_gray``: a half-size grey copy.
     """
-    if gray is None:
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    if max(gray.shape) <= 1400:
-        half = gray
+    if max(bgr.shape[:2]) <= 1400:
+        half = gray = gray if gray is not None else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     elif small_gray is not None:
         half = small_gray
     else:
-        half = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        half = cv2.cvtColor(cv2.resize(bgr, (bgr.shape[1] // 2, bgr.shape[0] // 2), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
     candidates = [half]
     if max(half.shape) > 900:
         candidates.insert(0, cv2.resize(half, (half.shape[1] // 2, half.shape[0] // 2), interpolation=cv2.INTER_AREA))
@@ -289,7 +290,7 @@ def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY, *, gray
         corners, ids = cv_compat.detect_aruco(small, geometry.marker_dictionary)
         if len(set(ids.tolist()) & wanted) >= 4:
             break
-    scale = small.shape[1] / gray.shape[1]
+    scale = small.shape[1] / bgr.shape[1]
     counts = {int(i): int(np.sum(ids == i)) for i in set(ids.tolist())}
     found_ids, found_corners = [], []
     for c, i in zip(corners, ids.tolist()):
@@ -301,7 +302,20 @@ def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY, *, gray
         # Window ~1/8 of the marker side, at least 2 px.
         side = min(np.linalg.norm(c[0] - c[1]) for c in found_corners)
         win = int(max(2, min(8, side / 10)))
-        cv2.cornerSubPix(gray, pts, (win, win), (-1, -1), (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+        criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+        if gray is not None:
+            cv2.cornerSubPix(gray, pts, (win, win), (-1, -1), criteria)
+        else:  # grey only around each marker: the whole-image conversion is not needed
+            h, w = bgr.shape[:2]
+            margin = 2 * win + 6
+            for k in range(0, len(pts), 4):
+                quad = pts[k : k + 4]
+                x0, y0 = np.maximum(np.floor(quad.reshape(-1, 2).min(axis=0)).astype(int) - margin, 0)
+                x1, y1 = np.minimum(np.ceil(quad.reshape(-1, 2).max(axis=0)).astype(int) + margin + 1, [w, h])
+                roi = cv2.cvtColor(bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+                local = np.ascontiguousarray(quad - np.array([x0, y0], np.float32))
+                cv2.cornerSubPix(roi, local, (win, win), (-1, -1), criteria)
+                pts[k : k + 4] = local + np.array([x0, y0], np.float32)
         found_corners = list(pts.reshape(-1, 4, 2))
     if len(found_ids) < 2:
         return CardDetection(found_ids, found_corners, None, None, None)
@@ -345,11 +359,16 @@ def _rectify_linear(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_
     return linear, raw
 
 
-def _corrected_area(bgr, detection, flat, checker, area_mm, px_per_mm) -> tuple[np.ndarray, np.ndarray]:
+def _corrected_area(bgr, detection, flat, checker, area_mm, px_per_mm, *, exact_edges: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Rectify a card area in linear light, flatten the light with the paper's flat field
     and apply the colour correction (or, without a checker, white-balance on the paper).
-    Returns ``(linear RGB float32, 8-bit BGR)``."""
-    linear, raw = _rectify_linear(bgr, detection.image_to_card, area_mm, px_per_mm)
+    ``exact_edges=False`` (a grid much coarser than the image) resamples the 8-bit image
+    and converts only the result to linear light. Returns ``(linear RGB float32, 8-bit BGR)``."""
+    if exact_edges:
+        linear, raw = _rectify_linear(bgr, detection.image_to_card, area_mm, px_per_mm)
+    else:
+        raw = _rectify(bgr, detection.image_to_card, area_mm, px_per_mm)
+        linear = _linear_rgb(raw)
     if flat is not None:
         ys = area_mm[1] + np.arange(raw.shape[0]) / px_per_mm
         xs = area_mm[0] + np.arange(raw.shape[1]) / px_per_mm
@@ -650,6 +669,8 @@ def measure_unit(
     origin_mm=(0.0, 0.0),
     exclude: np.ndarray | None = None,
     paper: np.ndarray | None = None,
+    *,
+    refine: bool = True,
 ) -> UnitMeasurement | None:
     """Segment the unit on blank paper and measure it.
 
@@ -657,7 +678,9 @@ def measure_unit(
     possible, colour-corrected), ``raw_u8``: the same area as decoded 8-bit BGR (to spot
     clipped pixels), ``px_per_mm``: grid scale; ``origin_mm``: card mm of pixel (0, 0);
     ``exclude``: optional (H, W) mask of pixels that cannot be the unit (the checker);
-    ``paper``: background colour (3,), by default the median of a 1.5 mm border ring.
+    ``paper``: background colour (3,), by default the median of a 1.5 mm border ring;
+    ``refine=False`` (a coarse pass that only locates the unit) skips the sub-pixel
+    calipers (sides are then whole pixels + 1) and the colour spread (reported as 0).
     Returns None when nothing unit-like is found.
     """
     h, w = linear.shape[:2]
@@ -726,16 +749,18 @@ def measure_unit(
     axis_h = (corners[2] - corners[1]) / max(np.linalg.norm(corners[2] - corners[1]), 1e-6)
     if abs(np.linalg.norm(corners[1] - corners[0]) - rw) > abs(np.linalg.norm(corners[1] - corners[0]) - rh):
         axis_w, axis_h = axis_h, axis_w  # boxPoints order differs between OpenCV versions
-    t_obj = t * cv2.dilate(fine, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(np.float32)
-    refined_w = _caliper_extent(t_obj, (cx, cy), axis_w, axis_h, rw / 2, rh / 2)
-    refined_h = _caliper_extent(t_obj, (cx, cy), axis_h, axis_w, rh / 2, rw / 2)
+    t_obj = None if not refine else t * cv2.dilate(fine, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))).astype(np.float32)
+    refined_w = _caliper_extent(t_obj, (cx, cy), axis_w, axis_h, rw / 2, rh / 2) if refine else None
+    refined_h = _caliper_extent(t_obj, (cx, cy), axis_h, axis_w, rh / 2, rw / 2) if refine else None
     rw = refined_w if refined_w is not None and abs(refined_w - rw) < 3.0 else rw + 1.0
     rh = refined_h if refined_h is not None and abs(refined_h - rh) < 3.0 else rh + 1.0
     box = cv2.boxPoints(((cx, cy), (rw, rh), angle)) / px_per_mm + np.asarray(origin_mm)
-    step = max(1, int(math.sqrt(n_inliers / 2000)))  # ~2000 pixels on a sparse grid
-    in_pix = linear[::step, ::step][inliers[::step, ::step].astype(bool)]
-    lab_pix = color.linear_srgb_to_lab(np.clip(in_pix, 0, None))
-    spread = float(np.median(color.delta_e_cie2000(lab_pix, color.linear_srgb_to_lab(np.clip(unit_rgb, 0, None)))))
+    spread = 0.0
+    if refine:
+        step = max(1, int(math.sqrt(n_inliers / 2000)))  # ~2000 pixels on a sparse grid
+        in_pix = linear[::step, ::step][inliers[::step, ::step].astype(bool)]
+        lab_pix = color.linear_srgb_to_lab(np.clip(in_pix, 0, None))
+        spread = float(np.median(color.delta_e_cie2000(lab_pix, color.linear_srgb_to_lab(np.clip(unit_rgb, 0, None)))))
     # Touching the area's edge over more than 1 mm: part of the unit may lie outside.
     edge_px = int(fine[:2].sum() + fine[-2:].sum() + fine[:, :2].sum() + fine[:, -2:].sum())
     touches = edge_px >= 2 * px_per_mm
@@ -759,18 +784,20 @@ def measure_unit(
 # Quality measures
 
 
-def _blur_sigma_px(gray: np.ndarray, quads_px: list[np.ndarray]) -> float | None:
+def _blur_sigma_px(image: np.ndarray, quads_px: list[np.ndarray]) -> float | None:
     """Edge blur (Gaussian sigma, px) from the markers' black/white edges: a step of
-    contrast C blurred by sigma has a peak gradient C / (sigma·sqrt(2π))."""
+    contrast C blurred by sigma has a peak gradient C / (sigma·sqrt(2π)). ``image``: grey,
+    or BGR (then only the marker areas are converted to grey)."""
     sigmas = []
-    h, w = gray.shape
+    h, w = image.shape[:2]
     for quad in quads_px:
         x0, y0 = np.floor(quad.min(axis=0)).astype(int) - 3
         x1, y1 = np.ceil(quad.max(axis=0)).astype(int) + 4
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
-        roi = _SRGB_U8_TO_LINEAR[gray[y0:y1, x0:x1]]
+        roi = image[y0:y1, x0:x1]
+        roi = _SRGB_U8_TO_LINEAR[cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi]
         gx = cv2.Sobel(roi, cv2.CV_32F, 1, 0, ksize=3) / 8.0
         gy = cv2.Sobel(roi, cv2.CV_32F, 0, 1, ksize=3) / 8.0
         grad = np.sqrt(gx * gx + gy * gy)
@@ -942,16 +969,15 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
     quality["decoded_size"] = [int(bgr.shape[1]), int(bgr.shape[0])]
     quality["decode_reduction"] = decoded.factor
     geometry = CARD_GEOMETRY
-    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     # One half-size copy serves marker detection, the global statistics, mcc and the overlay.
     half = bgr if max(bgr.shape[:2]) <= 1400 else cv2.resize(bgr, (bgr.shape[1] // 2, bgr.shape[0] // 2), interpolation=cv2.INTER_AREA)
     half_gray = cv2.cvtColor(half, cv2.COLOR_BGR2GRAY)
     quality["laplacian_variance"] = round(_laplacian_variance(half_gray), 2)
-    hist = np.bincount(half_gray.ravel(), minlength=256) / half_gray.size
+    hist = cv2.calcHist([half_gray], [0], None, [256], [0, 256]).ravel() / half_gray.size
     quality["clipped_fraction"] = round(float(hist[250:].sum()), 4)
     quality["dark_fraction"] = round(float(hist[:6].sum()), 4)
 
-    detection = detect_card(bgr, geometry, gray=gray, small_gray=half_gray if half is not bgr else None)
+    detection = detect_card(bgr, geometry, small_gray=half_gray if half is not bgr else None)
     quality["markers_found"] = len(detection.ids)
     quality["marker_ids"] = sorted(detection.ids)
     confidence = 1.0
@@ -973,7 +999,7 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
 
     blur_mm = None
     if detection.corners_px:
-        blur_px = _blur_sigma_px(gray, detection.corners_px)
+        blur_px = _blur_sigma_px(bgr, detection.corners_px)
         if blur_px is not None:
             quality["blur_sigma_px"] = round(blur_px, 3)
             if has_card:
@@ -1037,7 +1063,8 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
         # Coarse pass over the whole unit area at 1 px/mm finds the unit; the fine pass
         # rectifies only its surroundings at UNIT_PX_PER_MM.
         area = geometry.unit_area_mm
-        coarse = measure_unit(*_corrected_area(bgr, detection, flat, checker, area, 1.0), 1.0, origin_mm=area[:2])
+        coarse_px = _corrected_area(bgr, detection, flat, checker, area, 1.0, exact_edges=False)
+        coarse = measure_unit(*coarse_px, 1.0, origin_mm=area[:2], refine=False)
         if coarse is not None:
             lo = np.maximum(coarse.box_mm.min(axis=0) - 4.0, area[:2])
             hi = np.minimum(coarse.box_mm.max(axis=0) + 4.0, area[2:])
