@@ -13,7 +13,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
 from ..catalog.models import Batch, ColourStandard, DimensionSpec, GoldenSample, POLine, Product, PurchaseOrder
@@ -23,6 +23,7 @@ from .models import ConflictRecord
 
 _MISSING = object()
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class FieldError(ValueError):
@@ -33,9 +34,10 @@ class FieldError(ValueError):
 class FieldSpec:
     """One phone-writable field: its type and limits.
 
-    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``uuid``, ``datetime``, ``json``.
+    ``kind`` is one of ``str``, ``int``, ``float``, ``bool``, ``uuid``, ``datetime``, ``date``, ``json``.
     ``ref`` names the entity an id must point to (checked for existence and scope by the service).
     ``create_only`` fields may be given when the row is created and never changed afterwards.
+    ``max_days_ahead`` bounds a ``date`` to at most that many days after today (UTC).
     """
 
     kind: str
@@ -49,6 +51,7 @@ class FieldSpec:
     pattern: re.Pattern | None = None
     ref: str | None = None
     create_only: bool = False
+    max_days_ahead: int | None = None
 
     def clean(self, value: Any) -> Any:
         """Return ``value`` converted to its Python type. Raises ``FieldError`` when it does not fit."""
@@ -98,6 +101,17 @@ class FieldSpec:
             if dt.tzinfo is None:
                 raise FieldError("Give the time zone (e.g. 'Z').")
             return dt.astimezone(timezone.utc)
+        if kind == "date":
+            if not isinstance(value, str) or not _ISO_DATE.match(value):
+                raise FieldError("Not a valid date (YYYY-MM-DD).")
+            try:
+                d = date.fromisoformat(value)
+            except ValueError:
+                raise FieldError("Not a valid date (YYYY-MM-DD).") from None
+            if self.max_days_ahead is not None and \
+                    d > datetime.now(timezone.utc).date() + timedelta(days=self.max_days_ahead):
+                raise FieldError("Cannot be a future day.")
+            return d
         if kind == "json":
             if self.max_len is not None and len(repr(value)) > self.max_len:
                 raise FieldError(f"Larger than {self.max_len} characters.")
@@ -238,6 +252,21 @@ _register(Entity("decision", ReviewDecision, pushable=True, fields={
     "comment": _s(10_000),
     "resolved": FieldSpec("bool"),
 }, server_set={"reviewer_id": lambda p: p.id}))
+
+try:
+    from ..timeline.models import ProgressReport
+except ImportError:  # pragma: no cover - the timeline package is optional
+    ProgressReport = None
+if ProgressReport is not None:
+    # A factory's daily progress (docs/timeline.md): not an inspection row; scoped by its PO.
+    _register(Entity("progress", ProgressReport, pushable=True, fields={
+        "purchase_order_id": FieldSpec("uuid", required=True, ref="purchase_order", create_only=True),
+        "po_line_id": FieldSpec("uuid", required=True, ref="po_line", create_only=True),
+        # one day of slack for time zones east of UTC, as the timeline API allows
+        "report_date": FieldSpec("date", required=True, max_days_ahead=1),
+        "units_produced": FieldSpec("int", required=True, minimum=0, maximum=10_000_000),
+        "note": _s(2000),
+    }, server_set={"reported_by_id": lambda p: p.id}))
 
 for _name, _model in (("template", ChecklistTemplate), ("product", Product), ("dimension_spec", DimensionSpec),
                       ("colour_standard", ColourStandard), ("golden_sample", GoldenSample),

@@ -120,6 +120,8 @@ class _Batch:
         self.rev = 0
         self.now = utcnow()  # one server time per batch; phone clocks are never used
         self.touched_inspections: set[uuid.UUID] = set()
+        self.touched_pos: set[uuid.UUID] = set()  # POs whose progress changed: their alerts follow
+        self.visible_pos: dict[uuid.UUID, bool] = {}
         self.prepare = _hook("prepare_sync_fields")
 
     # -- loading --
@@ -161,6 +163,13 @@ class _Batch:
                     self.rows[(name, row["id"])] = dict(row)
                     if "inspection_id" in row and row["inspection_id"]:
                         insp_ids.add(row["inspection_id"])
+        # Progress reports hang off a PO, not an inspection: load the POs of existing ones too.
+        po_table = ENTITIES["purchase_order"].table
+        progress_pos = {r["purchase_order_id"] for (n, _), r in self.rows.items() if n == "progress"}
+        progress_pos -= {i for (n, i) in self.rows if n == "purchase_order"}
+        for chunk in _chunks(list(progress_pos)):
+            for row in s.execute(select(po_table).where(po_table.c.id.in_(chunk))).mappings():
+                self.rows[("purchase_order", row["id"])] = dict(row)
         table = Inspection.__table__
         for chunk in _chunks(list(insp_ids)):
             for row in s.execute(select(table).where(table.c.id.in_(chunk))).mappings():
@@ -242,6 +251,13 @@ class _Batch:
                 spec = ent.fields[name]
                 if spec.create_only and fields[name] != current.get(name):
                     raise Rejected("invalid", f"{name} cannot change once set.", {name: ["Cannot change once set."]})
+        if ent.name == "progress":
+            insp = self._progress_owner(fields, current)
+            self._check_progress_line(fields, insp)
+            if creating:
+                return self._create(mid, ent, rid, fields, insp, plan)
+            sent = set(m["fields"]) if isinstance(m.get("fields"), dict) else set()
+            return self._update(mid, ent, rid, fields, current, base_rev, insp, plan, sent)
         insp = self._inspection_for(ent, rid, fields, current)
         self._check_permission(ent, insp, current, fields, creating)
         self._check_refs(ent, fields, insp)
@@ -299,6 +315,46 @@ class _Batch:
         if not ok:
             raise Rejected("forbidden", f"Your role may not change this {ent.name}.")
 
+    def _touch(self, insp: dict) -> None:
+        if insp.get("progress_po_id") is not None:
+            self.touched_pos.add(insp["progress_po_id"])
+        else:
+            self.touched_inspections.add(insp["id"])
+
+    def _progress_owner(self, fields: dict, current: dict | None) -> dict:
+        """The PO a progress report belongs to, checked: visible (else ``not_found``), and the pusher
+        one of its factory's managers/admins or its brand's editors (else ``forbidden``).
+
+        Answers the stand-in for an inspection the other steps use: ``{"id": None, "progress_po_id": po}``.
+        """
+        from ..timeline import service as timeline
+
+        po_id = current["purchase_order_id"] if current is not None else fields.get("purchase_order_id")
+        po = self.rows.get(("purchase_order", po_id))
+        if po is None or po["deleted"] or not self._po_visible(po_id):
+            raise Rejected("not_found", "No such purchase order.", {"purchase_order_id": ["No such purchase order."]})
+        view = _RowView(po)
+        if not (timeline.is_factory_editor(self.p, view) or timeline.is_brand_editor(self.p, view)):
+            raise Rejected("forbidden", "Only the factory's managers and the brand's editors report progress.")
+        return {"id": None, "progress_po_id": po_id}
+
+    def _po_visible(self, po_id: uuid.UUID) -> bool:
+        if po_id not in self.visible_pos:
+            from ..catalog.service import visible_purchase_orders
+
+            self.visible_pos[po_id] = db.session.scalar(
+                visible_purchase_orders(self.p).with_only_columns(PurchaseOrder.id)
+                .where(PurchaseOrder.id == po_id)) is not None
+        return self.visible_pos[po_id]
+
+    def _check_progress_line(self, fields: dict, owner: dict) -> None:
+        if "po_line_id" not in fields:
+            return
+        line = self.rows.get(("po_line", fields["po_line_id"]))
+        if line is None or line["deleted"] or line["purchase_order_id"] != owner["progress_po_id"]:
+            raise Rejected("invalid", "Some referenced records do not exist.",
+                           {"po_line_id": ["This line is not on the purchase order."]})
+
     def _check_refs(self, ent: Entity, fields: dict, insp: dict) -> None:
         errors = {}
         for name, value in fields.items():
@@ -354,7 +410,7 @@ class _Batch:
         row.update(id=rid, rev=rev, created_at=now, updated_at=now, deleted=False, field_revs={})
         plan.inserts.append((ent.table, row))
         self.rows[(ent.name, rid)] = row
-        self.touched_inspections.add(insp["id"])
+        self._touch(insp)
         plan.audit = self._audit(mid, ent, rid, insp, "create",
                                  {k: [None, jsonable(v)] for k, v in fields.items()})
         return {"mutation_id": str(mid), "status": "applied", "rev": rev}
@@ -388,7 +444,7 @@ class _Batch:
         plan.updates.append((ent.table, {"id": rid, **values}))
         audit = {k: [jsonable(current.get(k)), jsonable(v)] for k, v in changes.items()}
         current.update(values)
-        self.touched_inspections.add(insp["id"])
+        self._touch(insp)
         plan.audit = self._audit(mid, ent, rid, insp, "update", audit)
         result = {"mutation_id": str(mid), "status": "conflict" if plan.conflicts else "applied", "rev": rev}
         if plan.conflicts:
@@ -397,10 +453,13 @@ class _Batch:
         return result
 
     def _delete(self, mid, ent: Entity, rid, current: dict, base_rev: int, plan: _Plan) -> dict:
-        insp = self._inspection_for(ent, rid, {}, current) if ent.name != "inspection" else None
         if ent.name == "inspection":
             raise Rejected("forbidden", "A phone cannot delete an inspection.")
-        self._check_permission(ent, insp, current, {}, creating=False, deleting=True)
+        if ent.name == "progress":
+            insp = self._progress_owner({}, current)
+        else:
+            insp = self._inspection_for(ent, rid, {}, current)
+            self._check_permission(ent, insp, current, {}, creating=False, deleting=True)
         if current["deleted"]:
             return {"mutation_id": str(mid), "status": "applied", "rev": current["rev"]}
         client = str(self.client_id)
@@ -414,7 +473,7 @@ class _Batch:
         values = {"deleted": True, "rev": rev, "updated_at": self.now, "field_revs": revs}
         plan.updates.append((ent.table, {"id": rid, **values}))
         current.update(values)
-        self.touched_inspections.add(insp["id"])
+        self._touch(insp)
         plan.audit = self._audit(mid, ent, rid, insp, "delete", {"deleted": [False, True]})
         result = {"mutation_id": str(mid), "status": "conflict" if plan.conflicts else "applied", "rev": rev}
         if plan.conflicts:
@@ -491,6 +550,15 @@ def _hook(name: str):
     except ImportError:
         return None
     return getattr(inspect_service, name, None)
+
+
+def _timeline_hook(name: str):
+    """``server.timeline.service.<name>`` if the timeline package is installed."""
+    try:
+        from ..timeline import service as timeline_service  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(timeline_service, name, None)
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -571,6 +639,13 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
     if after is not None and batch.touched_inspections:
         s.expire_all()
         after(sorted(batch.touched_inspections, key=str), principal)
+    refresh = _timeline_hook("refresh_alerts")
+    if refresh is not None and batch.touched_pos:
+        s.expire_all()
+        for po_id in sorted(batch.touched_pos, key=str):
+            po = s.get(PurchaseOrder, po_id)
+            if po is not None:
+                refresh(po)  # the forecast and alerts follow the new progress, in this transaction
     s.commit()
     return results
 
@@ -719,6 +794,11 @@ def _scope(p: Principal) -> dict[str, Any]:
     }
     for name in INSPECTION_ROWS:
         scope[name] = ENTITIES[name].table.c.inspection_id.in_(insp_ids)
+    if "progress" in ENTITIES:
+        from ..timeline.service import visible_progress_reports
+
+        t = ENTITIES["progress"].table
+        scope["progress"] = t.c.id.in_(visible_progress_reports(p).with_only_columns(t.c.id))
     return scope
 
 
@@ -867,8 +947,8 @@ def conflicts_for_inspection(p: Principal, inspection_id: uuid.UUID) -> list[Con
 
 
 #: Child tables first, so a purged tombstone is not still referenced by another purged one.
-PURGE_ORDER = ("decision", "comment", "measurement", "photo", "defect", "response", "batch", "po_line",
-               "golden_sample", "colour_standard", "dimension_spec", "template")
+PURGE_ORDER = ("decision", "comment", "measurement", "photo", "defect", "response", "progress", "batch",
+               "po_line", "golden_sample", "colour_standard", "dimension_spec", "template")
 
 
 def purge_tombstones(older_than_seconds: int | None = None) -> tuple[int, int]:
@@ -884,6 +964,8 @@ def purge_tombstones(older_than_seconds: int | None = None) -> tuple[int, int]:
     _lock_counter()
     total, high = 0, 0
     for name in PURGE_ORDER:
+        if name not in ENTITIES:
+            continue  # an optional package (timeline) is not installed
         t = ENTITIES[name].table
         cond = (t.c.deleted.is_(True), t.c.updated_at < cutoff)
         top = s.scalar(select(func.max(t.c.rev)).where(*cond))
