@@ -514,30 +514,40 @@ def fit_colour_correction(patch_rgb_linear: np.ndarray, clipped: np.ndarray) -> 
 
 def _sample_quads(bgr: np.ndarray, quads_px: np.ndarray, shrink: float = 0.5):
     """Mean camera-linear RGB inside the central part of each quad, plus a clipped flag and
-    the relative spread (std/mean of luminance) of each patch."""
-    means, clipped, spread = [], [], []
+    the relative spread (std/mean of luminance) of each patch.
+
+    The patches' common bounding box is converted to linear light (and luminance) once;
+    each patch is then a masked mean over a small view of it."""
+    n = len(quads_px)
+    means, clipped, spread = np.full((n, 3), np.nan), np.ones(n, dtype=bool), np.full(n, np.inf)
     h, w = bgr.shape[:2]
-    for quad in quads_px:
-        center = quad.mean(axis=0)
-        inner = center + (quad - center) * shrink
-        x0, y0 = np.floor(inner.min(axis=0)).astype(int)
-        x1, y1 = np.ceil(inner.max(axis=0)).astype(int) + 1
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            means.append([np.nan] * 3), clipped.append(True), spread.append(np.inf)
-            continue
+    centers = quads_px.mean(axis=1, keepdims=True)
+    inner = centers + (quads_px - centers) * shrink
+    lo = np.maximum(np.floor(inner.min(axis=1)).astype(int), 0)
+    hi = np.minimum(np.ceil(inner.max(axis=1)).astype(int) + 1, [w, h])
+    drawable = np.all(hi - lo >= 2, axis=1)
+    if not drawable.any():
+        return means, clipped, spread
+    bx0, by0 = lo[drawable].min(axis=0)
+    bx1, by1 = hi[drawable].max(axis=0)
+    crop = bgr[by0:by1, bx0:bx1]
+    lin = _linear_rgb(crop)
+    lum = cv2.transform(lin, np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32))
+    high = crop >= 254  # near-clipped channel values
+    high_count = np.count_nonzero(high, axis=2).astype(np.uint8) if high.any() else None
+    for k in np.flatnonzero(drawable):
+        (x0, y0), (x1, y1) = lo[k] - [bx0, by0], hi[k] - [bx0, by0]
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillConvexPoly(mask, np.round((inner - [x0, y0]) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
-        roi = bgr[y0:y1, x0:x1][mask.astype(bool)]
-        if len(roi) < 4:
-            means.append([np.nan] * 3), clipped.append(True), spread.append(np.inf)
+        cv2.fillConvexPoly(mask, np.round((inner[k] - lo[k]) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+        count = cv2.countNonZero(mask)
+        if count < 4:
             continue
-        lin = _linear_rgb(roi)
-        means.append(lin.mean(axis=0))
-        clipped.append(bool(np.count_nonzero(roi >= 254) > 0.1 * len(roi)))
-        y = lin @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-        spread.append(float(y.std() / max(y.mean(), 1e-4)))
-    return np.array(means, dtype=np.float64), np.array(clipped), np.array(spread)
+        means[k] = cv2.mean(lin[y0:y1, x0:x1], mask=mask)[:3]
+        mean_y, std_y = cv2.meanStdDev(lum[y0:y1, x0:x1], mask=mask)
+        n_high = 0.0 if high_count is None else cv2.mean(high_count[y0:y1, x0:x1], mask=mask)[0] * count
+        clipped[k] = bool(n_high > 0.1 * count)
+        spread[k] = float(std_y[0, 0] / max(mean_y[0, 0], 1e-4))
+    return means, clipped, spread
 
 
 def _checker_from_quads(bgr, quads_px, centers_mm, flat: FlatField | None, source: str, orders) -> CheckerFit | None:
