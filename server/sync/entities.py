@@ -196,7 +196,7 @@ def _register(e: Entity) -> None:
 
 _register(Entity("inspection", Inspection, pushable=True, creatable=False, fields={
     # Inspections are assigned by the office; the phone moves them along and takes notes.
-    "status": _s(20, choices=("assigned", "in_progress", "submitted")),
+    "status": _s(20, choices=("assigned", "in_progress", "submitted", "signed_off")),
     "started_at": FieldSpec("datetime", nullable=True),
     "notes": _NOTE,
     "lot_size": FieldSpec("int", nullable=True, minimum=2, maximum=10_000_000),

@@ -210,7 +210,8 @@ class _Batch:
                 result["errors"] = exc.errors
         ent = entity(m.get("entity"))
         plan.mutation = {"mutation_id": mid, "client_id": self.client_id, "user_id": self.p.id,
-                         "entity": (ent.name if ent else str(m.get("entity"))[:40]), "record_id": _uuid(m.get("id")),
+                         "entity": (ent.name if ent else _storable(str(m.get("entity")))[:40]),
+                         "record_id": _uuid(m.get("id")),
                          "status": result["status"], "result": result, "created_at": self.now}
         self.seen[mid] = result
         return result, plan
@@ -230,6 +231,10 @@ class _Batch:
         op = m.get("op")
         if op not in ("upsert", "delete"):
             raise Rejected("invalid", "op must be 'upsert' or 'delete'.", {"op": ["Must be upsert or delete."]})
+        bad = _unstorable_text(m.get("fields"))
+        if bad:
+            # The global input guard leaves pushes alone so that only this mutation is refused.
+            raise Rejected("invalid", "Some text cannot be stored (NUL characters or lone surrogates).", bad)
         base_rev = m.get("base_rev")
         if base_rev is not None and (isinstance(base_rev, bool) or not isinstance(base_rev, int) or base_rev < 0):
             raise Rejected("invalid", "base_rev must be a revision number or null.",
@@ -295,14 +300,19 @@ class _Batch:
 
     def _check_permission(self, ent: Entity, insp: dict, current: dict | None, fields: dict, creating: bool,
                           deleting: bool = False) -> None:
-        if insp["status"] == "signed_off":
-            raise Rejected("signed_off", "This inspection is signed off; it cannot change any more.")
         p = self.p
-        if p.is_platform_admin:
-            return
         is_inspector = insp["inspector_id"] == p.id and Role.inspector in p.factory_roles
         brand, _ = self.pos.get(insp["purchase_order_id"], (None, None))
         is_reviewer = brand in p.brand_ids and bool(p.brand_roles & REVIEW_ROLES)
+        if insp["status"] == "signed_off":
+            # Frozen, except what arrives late by nature: photo metadata (uploads trail on bad
+            # Wi-Fi; never a delete) and the reviewers' comments and decisions.
+            late_photo = ent.name == "photo" and not deleting
+            review = ent.name in ("comment", "decision") and (is_reviewer or p.is_platform_admin)
+            if not (late_photo or review):
+                raise Rejected("signed_off", "This inspection is signed off; it cannot change any more.")
+        if p.is_platform_admin:
+            return
         if ent.name == "comment":
             ok = is_inspector or is_reviewer
             if ok and not creating and current.get("author_id") != p.id:
@@ -550,6 +560,31 @@ def _hook(name: str):
     except ImportError:
         return None
     return getattr(inspect_service, name, None)
+
+
+def _storable(text_: str) -> str:
+    """``text_`` with NUL characters and lone surrogates escaped, so that any database stores it."""
+    return text_.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _unstorable_text(raw: Any) -> dict[str, list[str]]:
+    """Per-field errors for text no database can store in a mutation's ``fields`` (empty when all is well)."""
+    from ..input_guard import find_bad_text
+
+    if not isinstance(raw, dict):
+        return {}
+    errors: dict[str, list[str]] = {}
+    for name, value in raw.items():
+        key = _storable(name) if isinstance(name, str) else str(name)
+        found = find_bad_text(name) if isinstance(name, str) else None
+        if found:
+            errors[key] = ["The field name: " + found[1]]
+            continue
+        found = find_bad_text(value, key)
+        if found:
+            path, reason = found
+            errors[key] = [reason if path == key else f"{reason} (at {path})"]
+    return errors
 
 
 def _timeline_hook(name: str):
