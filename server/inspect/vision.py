@@ -654,18 +654,20 @@ def _caliper_extent(t: np.ndarray, center, axis, perp, half_len: float, half_wid
     r = np.arange(-0.3 * half_wid, 0.3 * half_wid + 1e-6, 1.0, dtype=np.float32)
     if r.size == 0:
         r = np.zeros(1, np.float32)
-    ss, rr = np.meshgrid(s, r)
+    ss, rr = s[None, :], r[:, None]
     map_x = (center[0] + ss * axis[0] + rr * perp[0]).astype(np.float32)
     map_y = (center[1] + ss * axis[1] + rr * perp[1]).astype(np.float32)
     profile = cv2.remap(t, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0).mean(axis=0)
     mid = len(s) // 2
     if profile[mid] < 0.5:
         return None
+    below = profile < 0.5
     edges = []
     for direction in (1, -1):
-        k = mid
-        while 0 < k < len(s) - 1 and profile[k + direction] >= 0.5:
-            k += direction
+        # Walk from the centre to the last sample at or above 0.5 before the first below.
+        run = below[mid + 1 :] if direction == 1 else below[:mid][::-1]
+        first = np.flatnonzero(run)
+        k = mid + direction * int(first[0]) if first.size else (len(s) - 1 if direction == 1 else 0)
         a, b = profile[k], profile[k + direction] if 0 <= k + direction < len(s) else 0.0
         frac = (a - 0.5) / (a - b) if a != b else 0.0
         edges.append(s[k] + direction * step * frac)
