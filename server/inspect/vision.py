@@ -416,21 +416,51 @@ def fit_flat_field(card_linear: np.ndarray, px_per_mm: float, geometry: CardGeom
     """Fit the paper brightness over the card from blank-paper squares of a rectified,
     linear-RGB card image; robust (iteratively drops squares far from the fit: shadows,
     objects lying on the paper). None if too few squares are usable."""
+    points, cols, rows, half = _paper_squares(geometry, px_per_mm, card_linear.shape[:2])
+    if len(points) < 12:
+        return None
+    # Mean colour of each square via one 3-channel integral image.
+    integral = cv2.integral(np.ascontiguousarray(card_linear, dtype=np.float64))
+    r0, r1, c0, c1 = rows - half, rows + half + 1, cols - half, cols + half + 1
+    sums = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
+    return _fit_paper(points, sums / ((2 * half + 1) ** 2))
+
+
+def _paper_squares(geometry: CardGeometry, px_per_mm: float, grid_shape) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Blank-paper squares inside a rectified card grid: ``(points_mm, cols, rows, half)``,
+    each square being grid pixels ``rows ± half``, ``cols ± half``."""
     points = _PAPER_POINTS_MM if geometry is CARD_GEOMETRY else geometry.paper_sample_points_mm()
     half = max(1, int(round(1.5 * px_per_mm)))
-    lum = card_linear @ np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
-    h, w = lum.shape
+    h, w = grid_shape
     cols = np.round(points[:, 0] * px_per_mm).astype(int)
     rows = np.round(points[:, 1] * px_per_mm).astype(int)
     ok = (cols - half >= 0) & (rows - half >= 0) & (cols + half < w) & (rows + half < h)
-    points, cols, rows = points[ok], cols[ok], rows[ok]
+    return points[ok], cols[ok], rows[ok], half
+
+
+def _flat_field_from_photo(bgr: np.ndarray, image_to_card: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY) -> FlatField | None:
+    """:func:`fit_flat_field` on the card rectified at ``CARD_PX_PER_MM``, but resampling only
+    the paper squares (a few percent of the card) straight from the photo."""
+    px = CARD_PX_PER_MM
+    grid_shape = (int(round(geometry.height_mm * px)) + 1, int(round(geometry.width_mm * px)) + 1)
+    points, cols, rows, half = _paper_squares(geometry, px, grid_shape)
     if len(points) < 12:
         return None
-    # Mean over each square via an integral image.
-    integral = cv2.integral(lum.astype(np.float64))
-    r0, r1, c0, c1 = rows - half, rows + half + 1, cols - half, cols + half + 1
-    sums = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
-    values = sums / ((2 * half + 1) ** 2)
+    n, side = len(points), 2 * half + 1
+    offsets = np.arange(-half, half + 1)
+    # Square k fills rows k·side ... k·side + side - 1 of a (n·side, side) grid of samples.
+    gx = np.broadcast_to((cols[:, None, None] + offsets[None, None, :]) / px, (n, side, side))
+    gy = np.broadcast_to((rows[:, None, None] + offsets[None, :, None]) / px, (n, side, side))
+    card_pts = np.stack([gx, gy], axis=-1).reshape(-1, 1, 2)
+    maps = cv2.perspectiveTransform(card_pts, np.linalg.inv(image_to_card)).reshape(n * side, side, 2).astype(np.float32)
+    squares = cv2.remap(bgr, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    rgb = _linear_rgb(squares).reshape(n, side * side, 3).astype(np.float64).mean(axis=1)
+    return _fit_paper(points, rgb)
+
+
+def _fit_paper(points: np.ndarray, rgb_means: np.ndarray) -> FlatField | None:
+    """Robust quadratic fit of the paper squares' luminance (means (N, 3), linear RGB)."""
+    values = rgb_means @ np.array([0.2126, 0.7152, 0.0722])
     x = (points[:, 0] - 125.0) / 125.0
     y = (points[:, 1] - 90.0) / 90.0
     design = np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y])
@@ -447,11 +477,7 @@ def fit_flat_field(card_linear: np.ndarray, px_per_mm: float, geometry: CardGeom
             break
         keep = new_keep
     fitted = design[keep] @ coef
-    rgb_cols = [
-        (integral_c[r1, c1] - integral_c[r0, c1] - integral_c[r1, c0] + integral_c[r0, c0])[keep]
-        for integral_c in (cv2.integral(card_linear[..., k].astype(np.float64)) for k in range(3))
-    ]
-    paper_rgb = [float(np.median(s / ((2 * half + 1) ** 2) / fitted)) for s in rgb_cols]
+    paper_rgb = [float(np.median(rgb_means[keep, k] / fitted)) for k in range(3)]
     residual = float(np.sqrt(np.mean((values[keep] / fitted - 1.0) ** 2)))
     lo, hi = float(fitted.min()), float(fitted.max())
     return FlatField(tuple(float(v) for v in coef), tuple(paper_rgb), int(keep.sum()), residual, (0.8 * lo, 1.2 * hi))
@@ -1030,8 +1056,7 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
     # Flat field from the card's blank paper.
     flat = None
     if has_card:
-        card_img = _rectify(bgr, detection.image_to_card, (0, 0, geometry.width_mm, geometry.height_mm), CARD_PX_PER_MM)
-        flat = fit_flat_field(_linear_rgb(card_img), CARD_PX_PER_MM, geometry)
+        flat = _flat_field_from_photo(bgr, detection.image_to_card, geometry)
         if flat is not None:
             quality["paper_samples"] = flat.samples
             quality["flat_field_residual"] = round(flat.residual_rel, 4)
