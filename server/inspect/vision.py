@@ -834,14 +834,14 @@ def _blur_sigma_px(image: np.ndarray, quads_px: list[np.ndarray]) -> float | Non
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
-        roi = image[y0:y1, x0:x1]
-        roi = _SRGB_U8_TO_LINEAR[cv2.cvtColor(roi, cv2.COLOR_BGR2GRAY) if roi.ndim == 3 else roi]
-        gx = cv2.Sobel(roi, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-        gy = cv2.Sobel(roi, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-        grad = np.sqrt(gx * gx + gy * gy)
-        flat_roi = roi.ravel()
+        roi_u8 = image[y0:y1, x0:x1]
+        roi_u8 = np.ascontiguousarray(cv2.cvtColor(roi_u8, cv2.COLOR_BGR2GRAY) if roi_u8.ndim == 3 else roi_u8)
+        roi = cv2.LUT(roi_u8, _SRGB_U8_TO_LINEAR)
+        grad = cv2.magnitude(cv2.Sobel(roi, cv2.CV_32F, 1, 0, ksize=3, scale=0.125), cv2.Sobel(roi, cv2.CV_32F, 0, 1, ksize=3, scale=0.125))
+        # Percentiles of the 8-bit values: the sRGB -> linear table is monotonic.
+        flat_roi = roi_u8.ravel()
         n = flat_roi.size
-        low, high = np.partition(flat_roi, [n // 20, n - 1 - n // 20])[[n // 20, n - 1 - n // 20]]
+        low, high = _SRGB_U8_TO_LINEAR[np.partition(flat_roi, [n // 20, n - 1 - n // 20])[[n // 20, n - 1 - n // 20]]]
         contrast = float(high - low)
         g = grad.ravel()
         peak = float(np.partition(g, g.size - 1 - g.size // 200)[g.size - 1 - g.size // 200])
@@ -863,10 +863,12 @@ def _laplacian_variance(gray: np.ndarray) -> float:
 
 
 def _overlay(bgr, half, detection, checker, unit, status, lines) -> bytes:
+    """The annotated JPEG. Draws on ``bgr`` or ``half`` itself when one is small enough:
+    the caller must be done with both."""
     if max(bgr.shape[:2]) <= OVERLAY_MAX_SIDE:
-        img = bgr.copy()
+        img = bgr
     elif max(half.shape[:2]) <= OVERLAY_MAX_SIDE:
-        img = half.copy()
+        img = half
     else:
         f = OVERLAY_MAX_SIDE / max(half.shape[:2])
         img = cv2.resize(half, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
@@ -883,9 +885,9 @@ def _overlay(bgr, half, detection, checker, unit, status, lines) -> bytes:
             cv2.polylines(img, [to_px(quad)], True, (0, 200, 0), thick, cv2.LINE_AA)
             cv2.putText(img, str(marker_id), tuple(int(v) for v in to_px(quad[0])), font, fs, (0, 200, 0), thick, cv2.LINE_AA)
     if checker is not None:
-        for k, (center, res) in enumerate(zip(checker.patch_centers_px, checker.residuals_de00)):
+        for center, res in zip(to_px(checker.patch_centers_px).tolist(), checker.residuals_de00):
             col = (0, 200, 0) if res <= 2 else ((0, 165, 255) if res <= 4 else (0, 0, 255))
-            p = tuple(int(v) for v in to_px(center))
+            p = tuple(center)
             cv2.circle(img, p, max(3, int(6 * fs)), col, thick, cv2.LINE_AA)
             label = "-" if not np.isfinite(res) else f"{res:.1f}"
             cv2.putText(img, label, (p[0] - int(10 * fs), p[1] + int(22 * fs)), font, fs * 0.7, col, max(1, thick - 1), cv2.LINE_AA)
