@@ -18,8 +18,13 @@ def _aruco_dictionary(name: str):
     return cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, name))
 
 
-def detect_aruco(gray: np.ndarray, dictionary_name: str, *, subpixel: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+def detect_aruco(
+    gray: np.ndarray, dictionary_name: str, *, subpixel: bool = False, threshold_windows: tuple[int, int] | None = None
+) -> tuple[list[np.ndarray], np.ndarray]:
     """Detect ArUco markers in an 8-bit grey image.
+
+    ``threshold_windows``: smallest and largest adaptive-threshold window (px, step 10);
+    OpenCV's default is 3 to 23. Fewer windows are faster; small markers need small ones.
 
     Returns ``(corners, ids)``: a list of (4, 2) float32 arrays in pixel coordinates
     (top-left, top-right, bottom-right, bottom-left of the marker) and an int array of ids
@@ -28,11 +33,15 @@ def detect_aruco(gray: np.ndarray, dictionary_name: str, *, subpixel: bool = Fal
     dictionary = _aruco_dictionary(dictionary_name)
     if hasattr(cv2.aruco, "ArucoDetector"):
         params = cv2.aruco.DetectorParameters()
+        if threshold_windows is not None:
+            params.adaptiveThreshWinSizeMin, params.adaptiveThreshWinSizeMax = threshold_windows
         if subpixel:
             params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
         corners, ids, _ = cv2.aruco.ArucoDetector(dictionary, params).detectMarkers(gray)
     else:  # pragma: no cover - OpenCV < 4.7
         params = cv2.aruco.DetectorParameters_create()
+        if threshold_windows is not None:
+            params.adaptiveThreshWinSizeMin, params.adaptiveThreshWinSizeMax = threshold_windows
         if subpixel:
             params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
         corners, ids, _ = cv2.aruco.detectMarkers(gray, dictionary, parameters=params)
