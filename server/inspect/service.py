@@ -8,6 +8,8 @@ is applied; neither commits (they run inside the caller's transaction).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import uuid
 from types import SimpleNamespace
@@ -324,6 +326,35 @@ def template_items(t: ChecklistTemplate) -> dict[str, dict]:
     return {i["key"]: {**i, "section": s["key"]} for s in (t.sections or []) for i in s.get("items", [])}
 
 
+#: Inside :func:`sync_batch`: template id -> its items, so a batch reads each checklist version once.
+_BATCH_ITEMS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("inspect_batch_items", default=None)
+
+
+@contextlib.contextmanager
+def sync_batch():
+    """Scope of one sync batch: each checklist version's items are built once and reused.
+
+    Templates do not change while a batch is being applied, so the memo is safe; it ends
+    with the block.
+    """
+    token = _BATCH_ITEMS.set({})
+    try:
+        yield
+    finally:
+        _BATCH_ITEMS.reset(token)
+
+
+def _items_of(insp: Inspection) -> dict[str, dict]:
+    """The items of the inspection's checklist version (memoised inside :func:`sync_batch`)."""
+    cache = _BATCH_ITEMS.get()
+    if cache is not None and insp.template_id in cache:
+        return cache[insp.template_id]
+    items = template_items(insp.template or db.session.get(ChecklistTemplate, insp.template_id))
+    if cache is not None:
+        cache[insp.template_id] = items
+    return items
+
+
 # -- AQL and switching ------------------------------------------------------------------------
 
 def effective_aqls(po: PurchaseOrder, product: Product) -> dict[str, float]:
@@ -569,14 +600,15 @@ def _live(model, insp_id: uuid.UUID) -> list:
     return list(db.session.scalars(select(model).where(model.inspection_id == insp_id, model.deleted.is_(False))))
 
 
-def recompute_verdict(insp: Inspection) -> dict[str, Any]:
+def recompute_verdict(insp: Inspection, rows: dict[str, list] | None = None) -> dict[str, Any]:
     """Recompute and store an inspection's verdict and reasons from its stored rows; no commit.
 
     Counts: defects per class (plus ``defect_count`` answers), failed checklist items,
     sampled units out of tolerance (measurements and number answers tied to a dimension
     spec), required items answered. Units inspected: distinct unit indexes seen, or the
     whole sample once the inspector has submitted. Returns ``compute_verdict``'s result
-    (with ``classes`` empty while the lot size is unknown).
+    (with ``classes`` empty while the lot size is unknown). ``rows`` are the live rows
+    preloaded by :func:`_live_rows` (default: read here).
     """
     db.session.flush()
     template = insp.template or db.session.get(ChecklistTemplate, insp.template_id)
@@ -588,9 +620,13 @@ def recompute_verdict(insp: Inspection) -> dict[str, Any]:
         insp.verdict, insp.verdict_reasons = outcome["verdict"], outcome["reasons"]
         return outcome
     product = db.session.get(Product, insp.product_id)
-    responses, measurements, found_defects = (_live(ChecklistResponse, insp.id), _live(Measurement, insp.id),
-                                              _live(Defect, insp.id))
-    photos = _live(Photo, insp.id)
+    if rows is None:
+        responses, measurements, found_defects = (_live(ChecklistResponse, insp.id), _live(Measurement, insp.id),
+                                                  _live(Defect, insp.id))
+        photos = _live(Photo, insp.id)
+    else:
+        responses, measurements, found_defects, photos = (rows["response"], rows["measurement"], rows["defect"],
+                                                          rows["photo"])
     counts = {cls: 0 for cls in plans}
     for d in found_defects:
         if d.defect_class in counts:
@@ -648,7 +684,7 @@ def recompute_verdict(insp: Inspection) -> dict[str, Any]:
 
 def _response_fields(fields: dict[str, Any], insp: Inspection, base: dict[str, Any]) -> dict[str, Any]:
     merged = {**base, **fields}
-    items = template_items(insp.template or db.session.get(ChecklistTemplate, insp.template_id))
+    items = _items_of(insp)
     key = merged.get("item_key")
     if not isinstance(key, str) or key not in items:
         raise ValidationFailed(errors={"item_key": ["No such item in this inspection's checklist version."]})
@@ -844,7 +880,7 @@ def prepare_sync_fields(entity: str, fields: dict, inspection: Inspection, princ
             "code", "defect_class", "count", "unit_index", "note")))
     # photo: metadata only; the blob flow owns the bytes and upload state
     if fields.get("item_key") is not None:
-        items = template_items(inspection.template or db.session.get(ChecklistTemplate, inspection.template_id))
+        items = _items_of(inspection)
         if fields["item_key"] not in items:
             raise ValidationFailed(errors={"item_key": ["No such item in this inspection's checklist version."]})
     return fields
@@ -877,13 +913,47 @@ def after_sync(inspection_ids: set, principal: Principal) -> None:
     Called after a batch's mutations are applied, before the caller commits; never commits.
     Idempotent: a lot advances its stream's switching state once.
     """
-    for insp_id in sorted(inspection_ids, key=str):
-        insp = db.session.get(Inspection, insp_id)
+    ids = sorted(inspection_ids, key=str)
+    db.session.flush()
+    insps: dict[uuid.UUID, Inspection] = {}
+    for chunk in _chunks(ids):
+        insps.update((i.id, i) for i in db.session.scalars(select(Inspection).where(Inspection.id.in_(chunk))))
+    rows = _live_rows(ids)
+    for insp_id in ids:
+        insp = insps.get(insp_id)
         if insp is None or insp.deleted:
             continue
-        outcome = recompute_verdict(insp)
+        outcome = recompute_verdict(insp, rows.get(insp_id) or _NO_ROWS)
         if insp.status == "signed_off" and insp.switching_recorded_at is None:
             _advance_switching(insp, outcome)
+
+
+#: What the verdict reads of each row kind (light Core rows instead of ORM objects).
+_VERDICT_COLUMNS = {
+    "response": (ChecklistResponse, ("item_key", "value", "passed", "unit_index")),
+    "measurement": (Measurement, ("dimension_spec_id", "in_tolerance", "unit_index")),
+    "defect": (Defect, ("defect_class", "count", "unit_index")),
+    "photo": (Photo, ("item_key",)),
+}
+_NO_ROWS: dict[str, list] = {name: [] for name in _VERDICT_COLUMNS}
+
+
+def _chunks(items: list, size: int = 500) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _live_rows(inspection_ids: list) -> dict[uuid.UUID, dict[str, list]]:
+    """Live rows of these inspections for the verdict: one query per table for all of them."""
+    out: dict[uuid.UUID, dict[str, list]] = {}
+    for name, (model, columns) in _VERDICT_COLUMNS.items():
+        t = model.__table__
+        for chunk in _chunks(inspection_ids):
+            q = select(t.c.inspection_id, *(t.c[c] for c in columns)).where(t.c.inspection_id.in_(chunk),
+                                                                            t.c.deleted.is_(False))
+            for row in db.session.execute(q):
+                out.setdefault(row.inspection_id, {n: [] for n in _VERDICT_COLUMNS})[name].append(row)
+    return out
 
 
 # -- rows through the API ---------------------------------------------------------------------

@@ -28,6 +28,8 @@ Pull
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import gc
 import hashlib
 import json
@@ -269,8 +271,7 @@ class _Batch:
         if ent.name == "measurement" or self.prepare is not None:
             fields = self._prepare(ent, fields, current, insp)
             if creating:
-                missing = [c.name for c in ent.table.c if c.name in ent.fields and ent.fields[c.name].required
-                           and fields.get(c.name) is None]
+                missing = [n for n in _required_columns(ent) if fields.get(n) is None]
                 if missing:
                     raise Rejected("invalid", "Some fields are missing.", {n: ["Missing data for required field."]
                                                                            for n in missing})
@@ -401,7 +402,8 @@ class _Batch:
                 raise Rejected(reason, exc.detail, exc.errors) from None
             if out is not None:
                 keep = {k: v for k, v in fields.items() if k == "inspection_id"}
-                fields = {**keep, **{k: v for k, v in out.items() if k in ent.table.c and k not in _SERVER_KEYS}}
+                writable = _writable_columns(ent)
+                fields = {**keep, **{k: v for k, v in out.items() if k in writable}}
         if ent.name == "measurement":
             merged = {k: current.get(k) for k in ent.table.c.keys()} if current else {}
             merged.update(fields)
@@ -506,6 +508,23 @@ class _Batch:
 _SERVER_KEYS = frozenset({"id", "rev", "created_at", "updated_at", "field_revs"})
 
 
+def _writable_columns(ent: Entity) -> frozenset[str]:
+    """Columns a hook's answer may set: the table's, minus the server's bookkeeping."""
+    return _columns_of(ent.name)[0]
+
+
+def _required_columns(ent: Entity) -> tuple[str, ...]:
+    """Required phone-writable columns of ``ent``, in table order."""
+    return _columns_of(ent.name)[1]
+
+
+@functools.lru_cache(maxsize=None)
+def _columns_of(name: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    ent = ENTITIES[name]
+    return (frozenset(ent.table.c.keys()) - _SERVER_KEYS,
+            tuple(c.name for c in ent.table.c if c.name in ent.fields and ent.fields[c.name].required))
+
+
 class _RowView(dict):
     """A preloaded row handed to ``prepare_sync_fields`` as ``existing``: a dict that reads as attributes."""
 
@@ -567,6 +586,11 @@ def _storable(text_: str) -> str:
     return text_.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _plainly_storable(value: Any) -> bool:
+    """True for a string that is ASCII without NUL (cheap); False means "look closer"."""
+    return type(value) is str and value.isascii() and "\x00" not in value
+
+
 def _unstorable_text(raw: Any) -> dict[str, list[str]]:
     """Per-field errors for text no database can store in a mutation's ``fields`` (empty when all is well)."""
     from ..input_guard import find_bad_text
@@ -575,6 +599,9 @@ def _unstorable_text(raw: Any) -> dict[str, list[str]]:
         return {}
     errors: dict[str, list[str]] = {}
     for name, value in raw.items():
+        if _plainly_storable(name) and (value is None or type(value) in (int, float, bool)
+                                        or _plainly_storable(value)):
+            continue  # the common case, without walking the value
         key = _storable(name) if isinstance(name, str) else str(name)
         found = find_bad_text(name) if isinstance(name, str) else None
         if found:
@@ -649,11 +676,13 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
     batch.load()
     delay = current_app.config.get("SYNC_TEST_DELAY_PER_MUTATION_SECONDS", 0) or 0
     results, plans = [], []
-    for m in mutations:
-        result, plan = batch.plan(m)
-        if plan is not None:
-            plans.append((len(results), plan))
-        results.append(result)
+    batch_scope = _hook("sync_batch")  # the inspections package memoises checklist versions per batch
+    with batch_scope() if batch_scope is not None else contextlib.nullcontext():
+        for m in mutations:
+            result, plan = batch.plan(m)
+            if plan is not None:
+                plans.append((len(results), plan))
+            results.append(result)
     # The test-only delay writes mutation by mutation, so a killed worker dies mid-write.
     if delay:
         careful = True
