@@ -13,7 +13,9 @@ photo's upload is complete (and what ``flask --app server reanalyse`` runs by ha
 4. store the overlay JPEG under a content-addressed key, then in one transaction (photo row
    locked): ``Photo.analysis`` (the result without the overlay bytes), ``analysis_status``,
    ``overlay_key``, ``upload_state = "analysed"``, the review flags, and one photo
-   :class:`~server.inspect.models.Measurement` per length/width spec;
+   :class:`~server.inspect.models.Measurement` per length/width spec, then the inspection's
+   stored verdict is recomputed; a signed-off (or cancelled) inspection keeps its
+   measurements and verdict, and the analysis notes it in ``measurements_skipped``;
 5. after the commit, call ``server.review.service.on_photo_analysed(photo)`` when the review
    package provides it (drift alerts).
 
@@ -317,11 +319,25 @@ def _save(photo_id: uuid.UUID, result: dict[str, Any], reference: dict[str, Any]
     elif not photo.flagged and photo.review_state == "open":
         photo.review_state = "none"  # re-analysed clean before anybody decided
     inspection = db.session.get(Inspection, photo.inspection_id)
-    _save_measurements(photo, inspection, analysis)
+    if inspection.status in FROZEN_STATUSES:
+        # The inspection's numbers are final: keep the analysis on the photo, leave its measurements.
+        # a new dict: the photo was already flushed when the inspection was read
+        photo.analysis = {**analysis, "measurements_skipped": (f"The inspection is "
+                                                                f"{inspection.status.replace('_', ' ')}; "
+                                                                "its measurements were not changed.")}
+    else:
+        _save_measurements(photo, inspection, analysis)
+        from .service import recompute_verdict
+
+        recompute_verdict(inspection)  # the stored verdict follows the new measurements, same transaction
     status = photo.analysis_status
     db.session.commit()
     _notify_review(photo_id)
     return status
+
+
+#: Inspections whose measurements an analysis no longer changes (same as the sync contract's).
+FROZEN_STATUSES = ("signed_off", "cancelled")
 
 
 def measurement_id(photo_id: uuid.UUID, dimension_spec_id: uuid.UUID) -> uuid.UUID:
