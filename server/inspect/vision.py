@@ -5,10 +5,12 @@ Pipeline (issue 5)::
     header probe (refuse non-images, truncated JPEGs and decompression bombs before decoding)
     -> decode, reduced by 2/4/8 by libjpeg's DCT scaling so at most ~3.2 MP are decoded,
        EXIF orientation honoured
-    -> ArUco markers (found at half that size, corners refined to sub-pixel at full)
+    -> ArUco markers (found on a ~500 px copy, or ~1000 px if needed; corners refined to
+       sub-pixel on the decoded image)
     -> homography image px -> card mm
     -> flat field: the card's blank paper is the white reference; a quadratic fit of its
-       brightness over the card removes vignetting and uneven light
+       brightness over the card (sampled on small squares of blank paper) removes
+       vignetting and uneven light
     -> colour checker: first sampled at the designated outline through the homography (both
        ways round), validated by its fit residual; if that fails, OpenCV's ``mcc`` detector
        (chart type MCC24) searches the whole photo
@@ -33,6 +35,12 @@ Checker location: locating the patches from the card homography costs nothing on
 markers are known and is exact when the checker lies on its outline; ``mcc`` costs about as
 much as decoding a 12 MP photo, so it only runs when the outline holds no valid checker
 (checker elsewhere in the photo, a full-size Classic, or no card at all).
+
+Cost (bench/vision.py): the reduced decode is most of the time; the rest of the
+pipeline never converts the whole image to grey or to floating point. Grey is computed
+around the markers only, linear light only for the pixels used (the paper squares, the
+checker's bounding box, the unit's surroundings), and the coarse unit pass resamples the
+8-bit image at 1 px/mm before converting it.
 
 Everything here is pure: bytes and dicts in, plain values out; no Flask, no database.
 """
