@@ -36,11 +36,11 @@ markers are known and is exact when the checker lies on its outline; ``mcc`` cos
 much as decoding a 12 MP photo, so it only runs when the outline holds no valid checker
 (checker elsewhere in the photo, a full-size Classic, or no card at all).
 
-Cost (bench/vision.py): the reduced decode is most of the time; the rest of the
-pipeline never converts the whole image to grey or to floating point. Grey is computed
-around the markers only, linear light only for the pixels used (the paper squares, the
-checker's bounding box, the unit's surroundings), and the coarse unit pass resamples the
-8-bit image at 1 px/mm before converting it.
+Cost (bench/vision.py): the reduced decode is most of the time. The rest never converts
+the decoded image to floating point, and to grey only around the markers (the half-size
+copy used for the global statistics is grey). Linear light is computed only for the pixels
+used (the paper squares, the checker's bounding box, the unit's surroundings); the coarse
+unit pass resamples the 8-bit image at 1 px/mm before converting it.
 
 Everything here is pure: bytes and dicts in, plain values out; no Flask, no database.
 """
