@@ -195,6 +195,27 @@ def test_card_homography_recovers_known_perspective(seed):
     assert detection.reprojection_error_px < 1.0
 
 
+def test_marker_corners_refined_around_the_markers_match_the_whole_grey_image(photo):
+    data, _truth = photo
+    bgr = vision.decode_photo(data).bgr
+    whole = vision.detect_card(bgr, gray=cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    local = vision.detect_card(bgr)
+    assert local.ids == whole.ids and len(local.ids) == 6
+    assert np.abs(np.array(local.corners_px) - np.array(whole.corners_px)).max() < 1e-3
+
+
+def test_flat_field_from_paper_squares_matches_the_rectified_card(photo):
+    data, _truth = photo
+    bgr = vision.decode_photo(data).bgr
+    h = vision.detect_card(bgr).image_to_card
+    card = vision._rectify(bgr, h, (0, 0, G.width_mm, G.height_mm), vision.CARD_PX_PER_MM)
+    reference = vision.fit_flat_field(vision._linear_rgb(card), vision.CARD_PX_PER_MM)
+    sampled = vision._flat_field_from_photo(bgr, h)
+    assert sampled.samples == reference.samples > 100
+    assert np.allclose(sampled.coefficients, reference.coefficients, atol=1e-4)
+    assert np.allclose(sampled.paper_rgb_linear, reference.paper_rgb_linear, rtol=1e-3)
+
+
 def test_no_markers_no_homography():
     detection = vision.detect_card(np.full((600, 800, 3), 180, np.uint8))
     assert detection.ids == [] and detection.image_to_card is None
