@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 run: install
-	@$(FLASK) db upgrade heads
+	@$(FLASK) db upgrade
 	@$(FLASK) seed-demo
 	@echo ""
 	@echo "Lineside is running on http://127.0.0.1:$(PORT)  (API docs: http://127.0.0.1:$(PORT)/api/docs)"

@@ -197,3 +197,14 @@ def test_deactivate_user_signs_them_out_and_blocks_sign_in(runner, client, as_in
     r = client.post("/api/v1/auth/login", json={"email": "inspector@demo.lineside.test", "password": "demo-inspector"})
     assert r.status_code == 401
     assert runner.invoke(args=["deactivate-user", "nobody@x.test"]).exit_code != 0
+
+
+def test_migrations_have_a_single_head_so_plain_db_upgrade_works():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from server import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", MIGRATIONS_DIR)
+    assert len(ScriptDirectory.from_config(cfg).get_heads()) == 1

@@ -53,7 +53,7 @@ def migrate(url: str) -> None:
 
     app = create_app({"DATABASE_URL": url, "TESTING": True})
     with app.app_context():
-        upgrade(revision="heads")
+        upgrade()
         from server.extensions import db
 
         db.engine.dispose()
