@@ -89,13 +89,14 @@ def test_photo_detail_sets_measured_values_against_tolerances_beside_the_golden_
     assert d["context"]["inspector_name"] == "Ivan Inspector" and d["context"]["inspection_kind"] == "inline"
 
 
-def test_another_brands_reviewer_sees_an_empty_queue_and_404s(client, demo, login):
+def test_another_brands_reviewer_sees_only_their_own_queue_and_404s(client, demo, login):
     from tests.support.tenants import PASSWORD, make_other_tenant
 
     photo = _seed_queue(demo)[1]
-    make_other_tenant()
+    other_ids = make_other_tenant()
     other = login("reviewer@other.test", PASSWORD)
-    assert client.get(QUEUE, headers=other).get_json() == []
+    # The other brand has one flagged photo of its own; none of the demo brand's shows.
+    assert [p["photo_id"] for p in client.get(QUEUE, headers=other).get_json()] == [str(other_ids["photo"])]
     assert client.get(f"/api/v1/review/photos/{photo.id}", headers=other).status_code == 404
 
 
