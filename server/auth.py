@@ -7,13 +7,12 @@ never 403, so its existence does not leak.
 """
 from __future__ import annotations
 
-import functools
 import uuid
 from dataclasses import dataclass, field
 
 from flask import request
 
-from .accounts.models import OrgKind, Role, User
+from .accounts.models import BRAND_EDIT_ROLES, OrgKind, Role, User
 from .accounts.service import user_for_token
 from .errors import Forbidden, Unauthenticated
 
@@ -52,9 +51,9 @@ class Principal:
                 and Role.inspector in self.factory_roles
                 and not ({Role.factory_manager, Role.admin} & self.factory_roles))
 
-    def can_edit_brand(self, brand_id: uuid.UUID) -> bool:
-        """Admins and reviewers of the brand edit its setup data."""
-        return self.is_platform_admin or brand_id in self.brand_ids
+    def is_brand_editor(self, brand_id: uuid.UUID) -> bool:
+        """Platform admins, and the brand's admins and reviewers, change the brand's data."""
+        return self.is_platform_admin or (brand_id in self.brand_ids and bool(self.brand_roles & BRAND_EDIT_ROLES))
 
     @classmethod
     def of(cls, user: User) -> Principal:
@@ -105,20 +104,3 @@ def require(*roles: Role | str, platform_admin: bool = False) -> Principal:
     if wanted and not (wanted & p.roles):
         raise Forbidden("Your role may not do this.")
     return p
-
-
-def requires(*roles: Role | str, platform_admin: bool = False):
-    """Decorator form of :func:`require` for view methods."""
-
-    def deco(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            require(*roles, platform_admin=platform_admin)
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    return deco
-
-
-BRAND_EDITORS = (Role.admin, Role.brand_reviewer)

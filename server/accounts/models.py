@@ -24,8 +24,8 @@ class Role(str, enum.Enum):
     factory_manager = "factory_manager"
 
 
-BRAND_ROLES = {Role.admin, Role.brand_reviewer}
-FACTORY_ROLES = {Role.admin, Role.inspector, Role.factory_manager}
+#: Roles in a brand that change its setup data, checklists and decisions.
+BRAND_EDIT_ROLES = frozenset({Role.admin, Role.brand_reviewer})
 
 
 class Organisation(IdMixin, TimestampMixin, db.Model):

@@ -10,14 +10,13 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
-from ..accounts.models import OrgKind, Organisation, Role
+from ..accounts.models import BRAND_EDIT_ROLES, OrgKind, Organisation, Role
 from ..auth import Principal
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import utcnow
 from .models import Batch, ColourStandard, DimensionSpec, GoldenSample, POLine, Product, PurchaseOrder
 
-BRAND_EDIT_ROLES = {Role.admin, Role.brand_reviewer}
 
 
 def visible_purchase_orders(p: Principal) -> Select:

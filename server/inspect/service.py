@@ -31,7 +31,6 @@ from . import aql, defects, measure, verdict
 from .models import (DEFECT_CLASSES, ChecklistResponse, ChecklistTemplate, Defect, Inspection, Measurement, Photo,
                      ReviewDecision, SwitchingStateRecord)
 
-BRAND_EDIT_ROLES = frozenset({Role.admin, Role.brand_reviewer})
 FACTORY_LEAD_ROLES = frozenset({Role.admin, Role.factory_manager})
 #: Statuses in which the inspector declares the whole sample inspected.
 COMPLETE_STATUSES = ("submitted", "signed_off")
@@ -170,7 +169,7 @@ def _po(insp: Inspection) -> PurchaseOrder:
 
 def is_brand_editor(p: Principal, brand_id: uuid.UUID) -> bool:
     """Platform admins, and the brand's admins and reviewers."""
-    return p.is_platform_admin or (brand_id in p.brand_ids and bool(p.brand_roles & BRAND_EDIT_ROLES))
+    return p.is_brand_editor(brand_id)
 
 
 def _require_brand_editor(p: Principal, brand_id: uuid.UUID) -> None:

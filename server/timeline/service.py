@@ -34,7 +34,6 @@ from . import freight as fr
 from .models import (ExportDocument, GoldenSampleSubmission, Issue, IssueComment, Material, Milestone,
                      PackingCarton, PoAlert, ProductionSchedule, ProgressReport, Shipment)
 
-BRAND_EDIT_ROLES = {Role.admin, Role.brand_reviewer}
 FACTORY_EDIT_ROLES = {Role.admin, Role.factory_manager}
 SEVERITY_RANK = {"critical": 0, "high": 1, "warning": 2, "medium": 2, "info": 3, "low": 3}
 ALERT_WEIGHT = {"critical": 100, "high": 30, "warning": 10, "info": 1}
@@ -76,7 +75,7 @@ def po_or_404(p: Principal, po_id: uuid.UUID) -> PurchaseOrder:
 
 
 def is_brand_editor(p: Principal, po: PurchaseOrder) -> bool:
-    return p.is_platform_admin or (po.brand_id in p.brand_ids and bool(p.brand_roles & BRAND_EDIT_ROLES))
+    return p.is_brand_editor(po.brand_id)
 
 
 def is_factory_editor(p: Principal, po: PurchaseOrder) -> bool:
