@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE_PRESIGN_TTL_SECONDS": 900,
     "STORAGE_MULTIPART_THRESHOLD_BYTES": 16 * 1024 * 1024,
     "STORAGE_MULTIPART_PART_BYTES": 8 * 1024 * 1024,
+    # housekeeping (flask --app server purge-blobs / storage-setup): staging objects, multipart uploads
+    # and unreferenced objects younger than this are never deleted (an upload may still be in progress)
+    "STORAGE_GC_GRACE_HOURS": 48,
+    # S3 lifecycle rule set by storage-setup: abort multipart uploads and expire uploads/ after this
+    "STORAGE_ABANDONED_UPLOAD_DAYS": 7,
     # auth
     "SECRET_KEY": "",
     "TOKEN_TTL_SECONDS": 30 * 24 * 3600,

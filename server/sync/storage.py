@@ -13,6 +13,9 @@ The app talks to :class:`Storage` only. ``STORAGE_URL`` picks the backend:
 
 Keys are ``/``-separated relative names made of ``[a-z0-9._-]`` segments; the local
 backend refuses anything else, so a key can never leave its folder.
+
+Listing (``list_objects``, ``list_keys``, ``list_multipart``) exists for housekeeping
+(:mod:`server.sync.gc`); the request paths never list.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ import secrets
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, BinaryIO, Iterator, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -55,6 +59,25 @@ class Part:
     number: int
     size_bytes: int
     etag: str
+    last_modified: datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One listed object: its key, size and last-modified time (UTC)."""
+
+    key: str
+    size_bytes: int
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    """One unfinished multipart upload: its key, id and when it was started (UTC)."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
 
 
 def validate_key(key: str) -> str:
@@ -62,6 +85,20 @@ def validate_key(key: str) -> str:
     if not isinstance(key, str) or len(key) > 512 or not _KEY_RE.match(key) or ".." in key.split("/"):
         raise InvalidKey(f"invalid storage key: {key!r}")
     return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is ``""`` or the start of a safe key (``photos/``, ``uploads/ab``).
+
+    Raises ``InvalidKey`` otherwise.
+    """
+    if prefix:
+        validate_key(prefix[:-1] if prefix.endswith("/") else prefix)
+    return prefix
+
+
+def _utc_from_timestamp(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, timezone.utc)
 
 
 def _now() -> float:
@@ -122,6 +159,15 @@ class Storage(Protocol):
 
     def ping(self) -> bool:
         """Whether the storage is reachable and usable."""
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        """Every object whose key starts with ``prefix``, with size and last-modified. Raises ``InvalidKey``."""
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """The keys of :meth:`list_objects`."""
+
+    def list_multipart(self, prefix: str = "") -> Iterator[MultipartUpload]:
+        """Unfinished multipart uploads to keys starting with ``prefix``, with their start time."""
 
 
 # -- local folder ------------------------------------------------------------------------------
@@ -278,7 +324,8 @@ class LocalStorage:
         parts = []
         for p in sorted(folder.glob("part-*")):
             st = p.stat()
-            parts.append(Part(int(p.name[5:]), st.st_size, f"{st.st_size}-{st.st_mtime_ns}"))
+            parts.append(Part(int(p.name[5:]), st.st_size, f"{st.st_size}-{st.st_mtime_ns}",
+                              _utc_from_timestamp(st.st_mtime)))
         return parts
 
     def complete_multipart(self, key: str, upload_id: str, parts: list[Part]) -> None:
@@ -297,6 +344,42 @@ class LocalStorage:
     def ping(self) -> bool:
         self.root.mkdir(parents=True, exist_ok=True)
         return os.access(self.root, os.W_OK)
+
+    # listing (housekeeping); names starting with "." (temporary files, .multipart) are never keys
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        validate_prefix(prefix)
+        return self._walk(prefix)
+
+    def _walk(self, prefix: str) -> Iterator[StoredObject]:
+        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if name.startswith(".") or not key.startswith(prefix):
+                    continue
+                try:
+                    st = path.stat()
+                except FileNotFoundError:  # deleted while listing
+                    continue
+                yield StoredObject(key, st.st_size, _utc_from_timestamp(st.st_mtime))
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        return (o.key for o in self.list_objects(prefix))
+
+    def list_multipart(self, prefix: str = "") -> Iterator[MultipartUpload]:
+        validate_prefix(prefix)
+        found = []
+        for keyfile in sorted((self.root / ".multipart").glob("*/key")):
+            key = _read(keyfile)
+            try:
+                started = keyfile.stat().st_mtime
+            except FileNotFoundError:  # finished or aborted while listing
+                continue
+            if key is not None and key.startswith(prefix):
+                found.append(MultipartUpload(key, keyfile.parent.name, _utc_from_timestamp(started)))
+        return iter(found)
 
 
 class _BytesReader:
@@ -364,6 +447,10 @@ def _read(path: Path) -> str | None:
 
 
 # -- S3 ----------------------------------------------------------------------------------------
+
+CORS_RULE_ID = "lineside-pwa"
+LIFECYCLE_RULE_ID = "lineside-abandoned-uploads"
+
 
 class S3Storage:
     """Objects in an S3 bucket under ``prefix``, through boto3 (AWS, MinIO, Ceph RGW, R2, moto)."""
@@ -479,7 +566,8 @@ class S3Storage:
                 if self._missing(exc):
                     raise FileNotFoundError(upload_id) from None
                 raise
-            parts += [Part(p["PartNumber"], int(p["Size"]), p["ETag"]) for p in resp.get("Parts", [])]
+            parts += [Part(p["PartNumber"], int(p["Size"]), p["ETag"], p.get("LastModified"))
+                      for p in resp.get("Parts", [])]
             if not resp.get("IsTruncated"):
                 return parts
             marker = int(resp["NextPartNumberMarker"])
@@ -499,6 +587,68 @@ class S3Storage:
     def ping(self) -> bool:
         self.client.head_bucket(Bucket=self.bucket)
         return True
+
+    # listing (housekeeping), through boto3's paginators
+    def _full_prefix(self, prefix: str) -> str:
+        validate_prefix(prefix)
+        return f"{self.prefix}/{prefix}" if self.prefix else prefix
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self.prefix) + 1:] if self.prefix else full_key
+
+    def list_objects(self, prefix: str = "") -> Iterator[StoredObject]:
+        full = self._full_prefix(prefix)
+        return (StoredObject(self._relative(o["Key"]), int(o["Size"]), o["LastModified"])
+                for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full)
+                for o in page.get("Contents", []))
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        return (o.key for o in self.list_objects(prefix))
+
+    def list_multipart(self, prefix: str = "") -> Iterator[MultipartUpload]:
+        full = self._full_prefix(prefix)
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=full)
+        return (MultipartUpload(self._relative(u["Key"]), u["UploadId"], u["Initiated"])
+                for page in pages for u in page.get("Uploads", []))
+
+    # bucket set-up (flask --app server storage-setup); each call replaces only Lineside's own rule
+    def put_cors(self, origins: list[str], *, max_age_seconds: int = 3600) -> dict:
+        """Allow ``GET``/``HEAD``/``PUT`` from ``origins`` (exposing ``ETag``); other CORS rules stay. Answers the rule."""
+        rule = {"ID": CORS_RULE_ID, "AllowedOrigins": list(origins), "AllowedMethods": ["GET", "HEAD", "PUT"],
+                "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": int(max_age_seconds)}
+        try:
+            rules = self.client.get_bucket_cors(Bucket=self.bucket).get("CORSRules", [])
+        except Exception as exc:
+            if not self._error_code(exc, "NoSuchCORSConfiguration"):
+                raise
+            rules = []
+        rules = [r for r in rules if r.get("ID") != CORS_RULE_ID] + [rule]
+        self.client.put_bucket_cors(Bucket=self.bucket, CORSConfiguration={"CORSRules": rules})
+        return rule
+
+    def put_upload_lifecycle(self, days: int) -> dict:
+        """Abort multipart uploads and expire staging objects under ``uploads/`` after ``days``; other rules stay.
+
+        Answers the rule.
+        """
+        rule = {"ID": LIFECYCLE_RULE_ID, "Status": "Enabled", "Filter": {"Prefix": self._full_prefix("uploads/")},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": int(days)},
+                "Expiration": {"Days": int(days)}}
+        try:
+            rules = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket).get("Rules", [])
+        except Exception as exc:
+            if not self._error_code(exc, "NoSuchLifecycleConfiguration"):
+                raise
+            rules = []
+        rules = [r for r in rules if r.get("ID") != LIFECYCLE_RULE_ID] + [rule]
+        self.client.put_bucket_lifecycle_configuration(Bucket=self.bucket, LifecycleConfiguration={"Rules": rules})
+        return rule
+
+    @staticmethod
+    def _error_code(exc: Exception, code: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == code
 
 
 # -- factory -----------------------------------------------------------------------------------
@@ -536,5 +686,6 @@ def sha256_of(storage: Storage, key: str) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-__all__ = ["CHUNK_BYTES", "InvalidKey", "InvalidToken", "LocalStorage", "Part", "S3Storage", "Storage",
-           "StorageError", "get_storage", "sha256_of", "storage_from_config", "validate_key"]
+__all__ = ["CHUNK_BYTES", "InvalidKey", "InvalidToken", "LocalStorage", "MultipartUpload", "Part", "S3Storage",
+           "Storage", "StorageError", "StoredObject", "get_storage", "sha256_of", "storage_from_config",
+           "validate_key", "validate_prefix"]
