@@ -7,6 +7,7 @@ never 403, so its existence does not leak.
 """
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 
@@ -28,11 +29,12 @@ class Principal:
     brand_roles: frozenset[Role] = field(default_factory=frozenset)
     factory_roles: frozenset[Role] = field(default_factory=frozenset)
 
-    @property
+    # Read once per request: plain values stay readable after a commit has expired the user.
+    @functools.cached_property
     def id(self) -> uuid.UUID:
         return self.user.id
 
-    @property
+    @functools.cached_property
     def is_platform_admin(self) -> bool:
         return self.user.is_platform_admin
 

@@ -12,8 +12,9 @@ import contextlib
 import contextvars
 import math
 import uuid
-from types import SimpleNamespace
+from collections import namedtuple
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any, Iterable
 
 from sqlalchemy import Select, or_, select
@@ -618,7 +619,7 @@ def recompute_verdict(insp: Inspection, rows: dict[str, list] | None = None) -> 
                    "normal_reinstated": False, "classes": {}}
         insp.verdict, insp.verdict_reasons = outcome["verdict"], outcome["reasons"]
         return outcome
-    product = db.session.get(Product, insp.product_id)
+    product = None  # read only when a defect-count answer needs the product's category
     if rows is None:
         responses, measurements, found_defects = (_live(ChecklistResponse, insp.id), _live(Measurement, insp.id),
                                                   _live(Defect, insp.id))
@@ -640,6 +641,8 @@ def recompute_verdict(insp: Inspection, rows: dict[str, list] | None = None) -> 
         if r.value is not None:
             answered.add(r.item_key)
         if item["kind"] == "defect_count" and isinstance(r.value, int) and not isinstance(r.value, bool):
+            if product is None and not item.get("defect_class"):
+                product = db.session.get(Product, insp.product_id)
             cls = item.get("defect_class") or defects.default_class(item.get("defect", ""), product.category)
             if cls in counts:
                 counts[cls] += r.value
@@ -681,6 +684,9 @@ def recompute_verdict(insp: Inspection, rows: dict[str, list] | None = None) -> 
 
 # -- sync contract ----------------------------------------------------------------------------
 
+_RESPONSE_FIELDS = frozenset({"item_key", "unit_index", "value", "note", "deleted"})
+
+
 def _response_fields(fields: dict[str, Any], insp: Inspection, base: dict[str, Any]) -> dict[str, Any]:
     merged = {**base, **fields}
     items = _items_of(insp)
@@ -688,7 +694,7 @@ def _response_fields(fields: dict[str, Any], insp: Inspection, base: dict[str, A
     if not isinstance(key, str) or key not in items:
         raise ValidationFailed(errors={"item_key": ["No such item in this inspection's checklist version."]})
     item = items[key]
-    out = {k: v for k, v in fields.items() if k in ("item_key", "unit_index", "value", "note", "deleted")}
+    out = {k: v for k, v in fields.items() if k in _RESPONSE_FIELDS}
     if "unit_index" in fields:
         out["unit_index"] = _int(fields["unit_index"], "unit_index")
     if "note" in fields:
@@ -822,8 +828,10 @@ def _inspection_fields(fields: dict[str, Any], insp: Inspection, p: Principal) -
 
 
 def _existing(entity: str, fields: dict[str, Any]) -> Any:
-    model = {"response": ChecklistResponse, "measurement": Measurement, "defect": Defect}.get(entity)
-    if model is None or fields.get("id") is None:
+    if fields.get("id") is None:
+        return None
+    model = ROW_MODELS.get(entity)
+    if model is None:
         return None
     return db.session.get(model, _as_uuid(fields["id"], "id"))
 
@@ -906,18 +914,34 @@ def _review_fields(entity: str, fields: dict[str, Any], insp: Inspection, p: Pri
     return {**fields, "author_id": p.id}
 
 
-def after_sync(inspection_ids: set, principal: Principal) -> None:
+def after_sync(inspection_ids: set, principal: Principal, *, written: dict[uuid.UUID, dict[str, list[dict]]]
+               | None = None, written_after_rev: int | None = None) -> None:
     """Recompute the verdicts of these inspections; advance switching for those now signed off.
 
     Called after a batch's mutations are applied, before the caller commits; never commits.
     Idempotent: a lot advances its stream's switching state once.
+
+    ``written`` spares reading back what the caller just wrote: for each inspection, per
+    entity (response, measurement, defect, photo), every row of it whose revision is above
+    ``written_after_rev``, as the caller holds them (dicts of column values, tombstones
+    included). The other rows are read from the database.
     """
     ids = sorted(inspection_ids, key=str)
     db.session.flush()
     insps: dict[uuid.UUID, Inspection] = {}
     for chunk in _chunks(ids):
         insps.update((i.id, i) for i in db.session.scalars(select(Inspection).where(Inspection.id.in_(chunk))))
-    rows = _live_rows(ids)
+    if written is None:
+        rows = _live_rows(ids)
+    else:
+        rows = _live_rows(ids, through_rev=written_after_rev)
+        for insp_id, by_entity in written.items():
+            mine = rows.setdefault(insp_id, {n: [] for n in _VERDICT_COLUMNS})
+            for name, written_rows in by_entity.items():
+                shape = _VERDICT_ROW.get(name)
+                if shape is None:  # comments and decisions play no part in the verdict
+                    continue
+                mine[name].extend(shape(*(r[c] for c in shape._fields)) for r in written_rows if not r["deleted"])
     for insp_id in ids:
         insp = insps.get(insp_id)
         if insp is None or insp.deleted:
@@ -935,6 +959,8 @@ _VERDICT_COLUMNS = {
     "photo": (Photo, ("item_key",)),
 }
 _NO_ROWS: dict[str, list] = {name: [] for name in _VERDICT_COLUMNS}
+#: One verdict row of each kind, for rows the caller holds in memory.
+_VERDICT_ROW = {name: namedtuple(f"Verdict{name.title()}", columns) for name, (_, columns) in _VERDICT_COLUMNS.items()}
 
 
 def _chunks(items: list, size: int = 500) -> Iterable[list]:
@@ -942,17 +968,30 @@ def _chunks(items: list, size: int = 500) -> Iterable[list]:
         yield items[i:i + size]
 
 
-def _live_rows(inspection_ids: list) -> dict[uuid.UUID, dict[str, list]]:
-    """Live rows of these inspections for the verdict: one query per table for all of them."""
+def _live_rows(inspection_ids: list, through_rev: int | None = None) -> dict[uuid.UUID, dict[str, list]]:
+    """Live rows of these inspections for the verdict (those at revisions up to ``through_rev``, if given).
+
+    One query per table, and per inspection when there are only a few.
+    """
     out: dict[uuid.UUID, dict[str, list]] = {}
     for name, (model, columns) in _VERDICT_COLUMNS.items():
         t = model.__table__
+        cols = [t.c[c] for c in columns]
+        live = [t.c.deleted.is_(False)] + ([t.c.rev <= through_rev] if through_rev is not None else [])
+        if len(inspection_ids) <= _FEW_INSPECTIONS:
+            # A push usually touches one inspection: no need to read each row's inspection id back.
+            for insp_id in inspection_ids:
+                rows = db.session.execute(select(*cols).where(t.c.inspection_id == insp_id, *live)).all()
+                out.setdefault(insp_id, {n: [] for n in _VERDICT_COLUMNS})[name] = list(rows)
+            continue
         for chunk in _chunks(inspection_ids):
-            q = select(t.c.inspection_id, *(t.c[c] for c in columns)).where(t.c.inspection_id.in_(chunk),
-                                                                            t.c.deleted.is_(False))
+            q = select(t.c.inspection_id, *cols).where(t.c.inspection_id.in_(chunk), *live)
             for row in db.session.execute(q):
                 out.setdefault(row.inspection_id, {n: [] for n in _VERDICT_COLUMNS})[name].append(row)
     return out
+
+
+_FEW_INSPECTIONS = 4
 
 
 # -- rows through the API ---------------------------------------------------------------------
@@ -1043,7 +1082,8 @@ def audit_events(p: Principal, insp: Inspection) -> list[AuditEvent]:
                or (po.factory_id in p.factory_ids and bool(p.factory_roles & FACTORY_LEAD_ROLES)))
     if not allowed:
         raise Forbidden("The audit trail is for the brand and the factory's managers.")
-    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.inspection_id == insp.id)
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.inspection_id == insp.id,
+                                                            AuditEvent.action != AuditEvent.NO_CHANGE)
                                    .order_by(AuditEvent.at, AuditEvent.id)))
 
 

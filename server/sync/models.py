@@ -1,10 +1,10 @@
-"""Sync bookkeeping: the revision counter, the mutation log, conflicts and the audit trail."""
+"""Sync bookkeeping: the revision counter, conflicts and the audit trail (which is also the mutation log)."""
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Uuid
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -25,21 +25,6 @@ class SyncCounter(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
     purged_through: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-class Mutation(db.Model):
-    """Each pushed mutation id and its result, written in the same transaction as the change."""
-
-    __tablename__ = "sync_mutations"
-
-    mutation_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    client_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
-    entity: Mapped[str] = mapped_column(String(40))
-    record_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    status: Mapped[str] = mapped_column(String(12))  # applied | conflict | rejected
-    result: Mapped[dict] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ConflictRecord(SyncMixin, db.Model):
@@ -65,20 +50,34 @@ class ConflictRecord(SyncMixin, db.Model):
 
 
 class AuditEvent(IdMixin, db.Model):
-    """Who changed what and when, for inspections and their rows, sync included."""
+    """Who changed what and when, for inspections and their rows; also the sync mutation log.
+
+    A pushed mutation leaves exactly one event, written in the same transaction as its
+    change, whose ``id`` is the mutation's id (so the primary key makes it once only, also
+    when two requests race) and whose ``result`` lets a replay answer ``duplicate`` with the
+    original answer. ``status`` is the mutation's (applied, conflict
+    or rejected); a mutation that changed nothing (rejected, an edit that matched the row,
+    an edit of a tombstone) has ``action`` ``"none"`` and is left out of the audit trail that
+    people read. Events written by the API have no mutation, status or result.
+    """
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_entity_record", "entity", "record_id"),)
+    # Indexed by inspection only: every write pays for an index, and the trail is read per inspection.
 
     entity: Mapped[str] = mapped_column(String(40))
-    record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    record_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     inspection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    action: Mapped[str] = mapped_column(String(20))  # create | update | delete | override | decision
+    action: Mapped[str] = mapped_column(String(20))  # create | update | delete | override | decision | none | ...
     changes: Mapped[dict] = mapped_column(JSON, default=dict)  # field -> [old, new]
     user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    mutation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    mutation_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # = id for a pushed mutation's event
+    status: Mapped[str | None] = mapped_column(String(12))  # a mutation's: applied | conflict | rejected
+    result: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # a mutation's answer, for replays
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    #: Actions that are not changes: left out of the audit trail people read.
+    NO_CHANGE = "none"
 
 
 # -- per-field revisions ------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """The sync endpoints: push, pull and the conflict log. HTTP only: rules live in ``service``."""
 from __future__ import annotations
 
-from flask import current_app, json, jsonify, request
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as MarshmallowError
 
 from ..auth import require
 from ..errors import PROBLEM, PayloadTooLarge, ValidationFailed
+from ..jsontext import dumps_bytes, json_loads
 from . import service
 from .schemas import (ConflictQuerySchema, ConflictSchema, PullPageSchema, PullQuerySchema, PushDocSchema,
                       PushResultSchema, PushSchema, SyncProblemSchema)
@@ -38,7 +39,7 @@ class Push(MethodView):
         if len(raw) > limit:
             raise PayloadTooLarge(f"The push body is over {limit} bytes; send smaller batches.", max_bytes=limit)
         try:
-            body = json.loads(raw or b"null")
+            body = json_loads(raw or b"null")
         except ValueError:
             raise ValidationFailed("The body is not JSON.", errors={"json": ["Not valid JSON."]}) from None
         if not isinstance(body, dict):
@@ -49,8 +50,10 @@ class Push(MethodView):
         except MarshmallowError as exc:
             raise ValidationFailed("The push envelope is not valid; nothing was applied.",
                                    errors=exc.messages) from None
+        results = service.push(p, data["client_id"], data["mutations"],
+                               text_checked=not service.body_may_hold_unstorable_text(raw))
         # Already plain JSON: skip a second serialisation pass (the schema documents the shape).
-        return jsonify({"results": service.push(p, data["client_id"], data["mutations"])})
+        return current_app.response_class(dumps_bytes({"results": results}), mimetype="application/json")
 
 
 @blp.route("/pull")

@@ -7,8 +7,10 @@ Push
     and the rows they reference. Every mutation is then planned in memory, in order:
     validated, permission-checked, merged against the row's per-field revisions, and
     recorded (applied / conflict / rejected) with its result. The planned writes go out
-    with one ``executemany`` per table and kind, the counter moves once, and the whole
-    batch commits in one transaction together with the mutation log. If the database
+    with one bulk insert or ``executemany`` per table and kind (:mod:`server.sync.bulk`),
+    the counter moves once, and the whole batch commits in one transaction together with
+    the mutation log. The log is the audit trail itself: each mutation leaves one
+    :class:`~server.sync.models.AuditEvent` holding what it changed, its id and its answer. If the database
     refuses the bulk write (a constraint nobody foresaw), the batch is replayed one
     mutation at a time, each in its own SAVEPOINT, so one bad row is rejected alone.
 
@@ -33,6 +35,7 @@ import functools
 import gc
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections import defaultdict
@@ -48,12 +51,13 @@ from sqlalchemy.exc import DataError, IntegrityError
 from ..accounts.models import Organisation, Role, User
 from ..auth import Principal
 from ..catalog.models import DimensionSpec, POLine, Product, PurchaseOrder
-from ..errors import Gone, NotFound, PayloadTooLarge, ProtocolOutdated, ValidationFailed
+from ..errors import Gone, LinesideError, NotFound, PayloadTooLarge, ProtocolOutdated, ValidationFailed
 from ..extensions import db
 from ..inspect.models import ChecklistTemplate, Inspection
 from ..models import utcnow
+from .bulk import insert_rows
 from .entities import ENTITIES, HIDDEN_COLUMNS, INSPECTION_ROWS, TOP_LEVEL, Entity, entity, parse_uuid
-from .models import AuditEvent, ConflictRecord, Mutation, SyncCounter
+from .models import AuditEvent, ConflictRecord, SyncCounter
 
 PROTOCOL_VERSION = 1
 CURSOR_VERSION = 1
@@ -62,8 +66,13 @@ REVIEW_ROLES = frozenset({Role.admin, Role.brand_reviewer})
 
 # -- helpers -------------------------------------------------------------------------------
 
+_JSON_PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
+
+
 def jsonable(value: Any) -> Any:
     """A column value as JSON: UUIDs as strings, datetimes as ISO 8601 UTC."""
+    if type(value) in _JSON_PLAIN:
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -102,16 +111,17 @@ class _Plan:
 
     inserts: list[tuple[Any, dict]] = field(default_factory=list)
     updates: list[tuple[Any, dict]] = field(default_factory=list)
-    mutation: dict | None = None
-    audit: dict | None = None
+    event: dict | None = None  # the audit event, which is also the mutation's log entry
     conflicts: list[dict] = field(default_factory=list)
 
 
 class _Batch:
     """One push: the preloaded state and the planned writes."""
 
-    def __init__(self, principal: Principal, client_id: uuid.UUID, mutations: list[dict]) -> None:
+    def __init__(self, principal: Principal, client_id: uuid.UUID, mutations: list[dict],
+                 text_checked: bool = False) -> None:
         self.p = principal
+        self.text_checked = text_checked  # the caller saw no escape that could make unstorable text
         self.client_id = client_id
         self.mutations = mutations
         self.rows: dict[tuple[str, uuid.UUID], dict] = {}
@@ -125,6 +135,7 @@ class _Batch:
         self.touched_pos: set[uuid.UUID] = set()  # POs whose progress changed: their alerts follow
         self.visible_pos: dict[uuid.UUID, bool] = {}
         self.prepare = _hook("prepare_sync_fields")
+        self.user_id = principal.id
 
     # -- loading --
     def load(self) -> None:
@@ -133,8 +144,13 @@ class _Batch:
         ids_by_entity: dict[str, set[uuid.UUID]] = defaultdict(set)
         mids = []
         insp_ids: set[uuid.UUID] = set()
+        self.keys: list[tuple[uuid.UUID | None, Entity | None, uuid.UUID | None]] = []
         for m in self.mutations:
+            if not isinstance(m, dict):
+                self.keys.append((None, None, None))
+                continue
             mid, ent, rid = _uuid(m.get("mutation_id")), entity(m.get("entity")), _uuid(m.get("id"))
+            self.keys.append((mid, ent, rid))
             if mid:
                 mids.append(mid)
             if ent is None or rid is None:
@@ -149,9 +165,11 @@ class _Batch:
         # Mutation ids already recorded: this user's answer ``duplicate``; another user's id is refused.
         self.foreign: set[uuid.UUID] = set()
         for chunk in _chunks(mids):
-            for mid, user_id, result in s.execute(select(Mutation.mutation_id, Mutation.user_id, Mutation.result)
-                                                  .where(Mutation.mutation_id.in_(chunk))):
-                if user_id == self.p.id:
+            # A pushed mutation's event has the mutation's id as its own.
+            for mid, logged_as, user_id, result in s.execute(
+                    select(AuditEvent.id, AuditEvent.mutation_id, AuditEvent.user_id, AuditEvent.result)
+                    .where(AuditEvent.id.in_(chunk))):
+                if user_id == self.p.id and logged_as == mid and result is not None:
                     self.seen[mid] = result
                 else:
                     self.foreign.add(mid)
@@ -188,9 +206,10 @@ class _Batch:
                 self.pos[pid] = (brand, factory)
 
     # -- planning --
-    def plan(self, m: Any) -> tuple[dict, _Plan | None]:
-        """Plan one mutation: its result and its writes. Never raises for bad input."""
-        mid = _uuid(m.get("mutation_id")) if isinstance(m, dict) else None
+    def plan(self, index: int) -> tuple[dict, _Plan | None]:
+        """Plan mutation ``index`` of the batch: its result and its writes. Never raises for bad input."""
+        m = self.mutations[index]
+        mid, ent, rid = self.keys[index]
         if mid is None:
             # Without an id it cannot be recorded or replayed; answer it, write nothing.
             return {"mutation_id": m.get("mutation_id") if isinstance(m, dict) else None, "status": "rejected",
@@ -203,18 +222,17 @@ class _Batch:
                     "detail": "This mutation_id was already used; make a new one."}, None
         plan = _Plan()
         try:
-            result = self._apply(mid, m, plan)
+            result = self._apply(mid, ent, rid, m, plan)
         except Rejected as exc:
             plan = _Plan()
             result = {"mutation_id": str(mid), "status": "rejected", "rev": None, "reason": exc.reason,
                       "detail": exc.detail}
             if exc.errors:
                 result["errors"] = exc.errors
-        ent = entity(m.get("entity"))
-        plan.mutation = {"mutation_id": mid, "client_id": self.client_id, "user_id": self.p.id,
-                         "entity": (ent.name if ent else _storable(str(m.get("entity")))[:40]),
-                         "record_id": _uuid(m.get("id")),
-                         "status": result["status"], "result": result, "created_at": self.now}
+        if plan.event is None:  # nothing changed: the event only logs the mutation and its answer
+            plan.event = self._event(mid, ent.name if ent else _storable(str(m.get("entity")))[:40],
+                                     rid, None, AuditEvent.NO_CHANGE, {})
+        plan.event["status"], plan.event["result"] = result["status"], result
         self.seen[mid] = result
         return result, plan
 
@@ -222,18 +240,16 @@ class _Batch:
         self.rev += 1
         return self.rev
 
-    def _apply(self, mid: uuid.UUID, m: dict, plan: _Plan) -> dict:
-        ent = entity(m.get("entity"))
+    def _apply(self, mid: uuid.UUID, ent: Entity | None, rid: uuid.UUID | None, m: dict, plan: _Plan) -> dict:
         if ent is None or not ent.pushable:
             raise Rejected("invalid", f"Unknown or read-only entity {m.get('entity')!r}.",
                            {"entity": ["Not a pushable entity."]})
-        rid = _uuid(m.get("id"))
         if rid is None:
             raise Rejected("invalid", "id must be a UUID.", {"id": ["Not a valid UUID."]})
         op = m.get("op")
         if op not in ("upsert", "delete"):
             raise Rejected("invalid", "op must be 'upsert' or 'delete'.", {"op": ["Must be upsert or delete."]})
-        bad = _unstorable_text(m.get("fields"))
+        bad = None if self.text_checked else _unstorable_text(m.get("fields"))
         if bad:
             # The global input guard leaves pushes alone so that only this mutation is refused.
             raise Rejected("invalid", "Some text cannot be stored (NUL characters or lone surrogates).", bad)
@@ -326,6 +342,14 @@ class _Batch:
         if not ok:
             raise Rejected("forbidden", f"Your role may not change this {ent.name}.")
 
+    def written_rows(self, after_rev: int) -> dict[uuid.UUID, dict[str, list[dict]]]:
+        """Rows of the touched inspections this batch wrote (revision above ``after_rev``), per inspection and entity."""
+        out: dict[uuid.UUID, dict[str, list[dict]]] = {}
+        for (name, _), row in self.rows.items():
+            if name in INSPECTION_ROWS and row["rev"] > after_rev and row.get("inspection_id") in self.touched_inspections:
+                out.setdefault(row["inspection_id"], {}).setdefault(name, []).append(row)
+        return out
+
     def _touch(self, insp: dict) -> None:
         if insp.get("progress_po_id") is not None:
             self.touched_pos.add(insp["progress_po_id"])
@@ -390,8 +414,6 @@ class _Batch:
         fields to apply; it raises ``ValidationFailed`` or ``Forbidden`` for a change that can
         never be applied, which rejects the mutation.
         """
-        from ..errors import LinesideError
-
         if self.prepare is not None:
             orm_insp = self.orm_inspections.get(insp["id"])
             try:
@@ -401,9 +423,11 @@ class _Batch:
                 reason = {403: "forbidden", 404: "not_found"}.get(exc.status, "invalid")
                 raise Rejected(reason, exc.detail, exc.errors) from None
             if out is not None:
-                keep = {k: v for k, v in fields.items() if k == "inspection_id"}
                 writable = _writable_columns(ent)
-                fields = {**keep, **{k: v for k, v in out.items() if k in writable}}
+                kept = {k: v for k, v in out.items() if k in writable}
+                if "inspection_id" in fields:
+                    kept["inspection_id"] = fields["inspection_id"]
+                fields = kept
         if ent.name == "measurement":
             merged = {k: current.get(k) for k in ent.table.c.keys()} if current else {}
             merged.update(fields)
@@ -423,7 +447,7 @@ class _Batch:
         plan.inserts.append((ent.table, row))
         self.rows[(ent.name, rid)] = row
         self._touch(insp)
-        plan.audit = self._audit(mid, ent, rid, insp, "create",
+        plan.event = self._event(mid, ent.name, rid, insp["id"], "create",
                                  {k: [None, jsonable(v)] for k, v in fields.items()})
         return {"mutation_id": str(mid), "status": "applied", "rev": rev}
 
@@ -457,7 +481,7 @@ class _Batch:
         audit = {k: [jsonable(current.get(k)), jsonable(v)] for k, v in changes.items()}
         current.update(values)
         self._touch(insp)
-        plan.audit = self._audit(mid, ent, rid, insp, "update", audit)
+        plan.event = self._event(mid, ent.name, rid, insp["id"], "update", audit)
         result = {"mutation_id": str(mid), "status": "conflict" if plan.conflicts else "applied", "rev": rev}
         if plan.conflicts:
             result["conflicts"] = [{"field": c["field"], "reason": c["reason"]} for c in plan.conflicts]
@@ -486,7 +510,7 @@ class _Batch:
         plan.updates.append((ent.table, {"id": rid, **values}))
         current.update(values)
         self._touch(insp)
-        plan.audit = self._audit(mid, ent, rid, insp, "delete", {"deleted": [False, True]})
+        plan.event = self._event(mid, ent.name, rid, insp["id"], "delete", {"deleted": [False, True]})
         result = {"mutation_id": str(mid), "status": "conflict" if plan.conflicts else "applied", "rev": rev}
         if plan.conflicts:
             result["conflicts"] = [{"field": c["field"], "reason": c["reason"]} for c in plan.conflicts]
@@ -499,10 +523,11 @@ class _Batch:
                 "kept_value": jsonable(kept), "lost_value": jsonable(lost), "reason": reason, "mutation_id": mid,
                 "user_id": self.p.id, "at": now}
 
-    def _audit(self, mid, ent: Entity, rid, insp: dict, action: str, changes: dict) -> dict:
-        return {"id": uuid.uuid4(), "entity": ent.name, "record_id": rid, "inspection_id": insp["id"],
-                "action": action, "changes": changes, "user_id": self.p.id, "client_id": self.client_id,
-                "mutation_id": mid, "at": self.now}
+    def _event(self, mid, entity_name: str, rid, inspection_id, action: str, changes: dict) -> dict:
+        """The mutation's audit event (its status and result are added once known)."""
+        return {"id": mid, "entity": entity_name, "record_id": rid, "inspection_id": inspection_id,
+                "action": action, "changes": changes, "user_id": self.user_id, "client_id": self.client_id,
+                "mutation_id": mid, "status": None, "result": None, "at": self.now}
 
 
 _SERVER_KEYS = frozenset({"id", "rev", "created_at", "updated_at", "field_revs"})
@@ -591,6 +616,21 @@ def _plainly_storable(value: Any) -> bool:
     return type(value) is str and value.isascii() and "\x00" not in value
 
 
+#: JSON escapes that decode to text no database stores: NUL, and UTF-16 surrogate halves.
+_RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def body_may_hold_unstorable_text(raw: bytes) -> bool:
+    """False when a JSON body surely holds no NUL and no lone surrogate once parsed.
+
+    Strict JSON carries neither raw: a NUL only as the escape ``\\u0000`` and a surrogate
+    only as ``\\udXXX`` (raw bytes must be valid UTF-8, which has no surrogates). Seeing
+    neither escape in the bytes rules both out, for one cheap scan of the body; when the
+    answer is True, each field is checked on its own.
+    """
+    return _RISKY_ESCAPE.search(raw) is not None
+
+
 def _unstorable_text(raw: Any) -> dict[str, list[str]]:
     """Per-field errors for text no database can store in a mutation's ``fields`` (empty when all is well)."""
     from ..input_guard import find_bad_text
@@ -637,11 +677,14 @@ def _chunks(items: list, size: int = 500) -> Iterable[list]:
         yield items[i:i + size]
 
 
-def push(principal: Principal, client_id: uuid.UUID, mutations: list[dict]) -> list[dict]:
+def push(principal: Principal, client_id: uuid.UUID, mutations: list[dict], *, text_checked: bool = False
+         ) -> list[dict]:
     """Apply a batch of mutations exactly once and answer one result per mutation, in order.
 
     A replayed mutation answers ``duplicate`` with its original result. A mutation that can
     never succeed is recorded as ``rejected`` with its reason; the others still apply.
+    ``text_checked`` says the caller has made sure no text in the batch holds a NUL or a lone
+    surrogate (see :func:`body_may_hold_unstorable_text`), which spares checking each field.
     Raises only for the batch as a whole (the database being unreachable: nothing applied).
     """
     # A batch allocates many small dicts that all stay alive until it ends: pausing the cyclic
@@ -651,11 +694,13 @@ def push(principal: Principal, client_id: uuid.UUID, mutations: list[dict]) -> l
     try:
         for attempt in range(3):
             try:
-                return _push_once(principal, client_id, mutations, careful=attempt > 0)
+                return _push_once(principal, client_id, mutations, careful=attempt > 0,
+                                  text_checked=text_checked)
             except IntegrityError:
                 # A concurrent push recorded one of these mutation ids first: replay against its result.
                 db.session.rollback()
-        return _push_once(principal, client_id, mutations, careful=True)  # pragma: no cover
+        return _push_once(principal, client_id, mutations, careful=True,  # pragma: no cover
+                          text_checked=text_checked)
     finally:
         if paused:
             gc.enable()
@@ -668,18 +713,19 @@ def _lock_counter() -> int:
     return s.execute(text("SELECT value FROM sync_counter WHERE id = 1")).scalar_one()
 
 
-def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict], careful: bool) -> list[dict]:
+def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict], careful: bool,
+               text_checked: bool = False) -> list[dict]:
     s = db.session
     start = _lock_counter()
-    batch = _Batch(principal, client_id, mutations)
+    batch = _Batch(principal, client_id, mutations, text_checked)
     batch.rev = start
     batch.load()
     delay = current_app.config.get("SYNC_TEST_DELAY_PER_MUTATION_SECONDS", 0) or 0
     results, plans = [], []
     batch_scope = _hook("sync_batch")  # the inspections package memoises checklist versions per batch
     with batch_scope() if batch_scope is not None else contextlib.nullcontext():
-        for m in mutations:
-            result, plan = batch.plan(m)
+        for index in range(len(mutations)):
+            result, plan = batch.plan(index)
             if plan is not None:
                 plans.append((len(results), plan))
             results.append(result)
@@ -702,7 +748,11 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
     after = _hook("after_sync")
     if after is not None and batch.touched_inspections:
         s.expire_all()
-        after(sorted(batch.touched_inspections, key=str), principal)
+        if careful:  # some planned rows may have been refused: read everything back
+            after(sorted(batch.touched_inspections, key=str), principal)
+        else:  # the rows this batch wrote are in hand; only the others are read
+            after(sorted(batch.touched_inspections, key=str), principal, written=batch.written_rows(start),
+                  written_after_rev=start)
     refresh = _timeline_hook("refresh_alerts")
     if refresh is not None and batch.touched_pos:
         s.expire_all()
@@ -716,7 +766,7 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
 
 def _is_mutation_clash(exc: IntegrityError) -> bool:
     text_ = str(exc.orig).lower()
-    return "sync_mutations" in text_ or "pk_sync_mutations" in text_
+    return "audit_events.id" in text_ or "pk_audit_events" in text_
 
 
 def _write(plans: list[_Plan], delay: float = 0) -> None:
@@ -725,30 +775,25 @@ def _write(plans: list[_Plan], delay: float = 0) -> None:
     inserts: dict[Any, list[dict]] = defaultdict(list)
     # Several mutations of one row in a batch: merge them in order into one final UPDATE.
     merged: dict[tuple[Any, Any], dict] = {}
-    conflicts, audits, muts = [], [], []
+    conflicts, events = [], []
     for plan in plans:
         for table, row in plan.inserts:
             inserts[table].append(row)
         for table, values in plan.updates:
             merged.setdefault((table, values["id"]), {}).update(values)
         conflicts += plan.conflicts
-        if plan.audit:
-            audits.append(plan.audit)
-        muts.append(plan.mutation)
-    # Mutation ids first: a concurrent duplicate fails here, before anything else is written.
-    if muts:
-        s.execute(insert(Mutation.__table__), muts)
+        events.append(plan.event)
+    conn = s.connection()
+    # The events (mutation ids) first: a concurrent duplicate fails here, before anything else is written.
+    insert_rows(conn, AuditEvent.__table__, events)
     for table, rows in inserts.items():
-        s.execute(insert(table), rows)
+        insert_rows(conn, table, rows)
     updates: dict[tuple[Any, frozenset], list[dict]] = defaultdict(list)
     for (table, _), values in merged.items():
         updates[(table, frozenset(values))].append(values)
     for (table, keys), rows in updates.items():
         _execute_updates(table, keys, rows)
-    if conflicts:
-        s.execute(insert(ConflictRecord.__table__), conflicts)
-    if audits:
-        s.execute(insert(AuditEvent.__table__), audits)
+    insert_rows(conn, ConflictRecord.__table__, conflicts)
     if delay:
         time.sleep(delay * len(plans))
 
@@ -775,11 +820,13 @@ def _write_carefully(results: list[dict], plans: list[tuple[int, _Plan]], delay:
 
 
 def _record_db_rejection(plan: _Plan, exc: Exception) -> dict:
-    mid = plan.mutation["mutation_id"]
+    mid = plan.event["mutation_id"]
     result = {"mutation_id": str(mid), "status": "rejected", "rev": None, "reason": "invalid",
               "detail": "The database refused this record: " + str(getattr(exc, "orig", exc)).splitlines()[0][:200]}
     with db.session.begin_nested():
-        db.session.execute(insert(Mutation.__table__), [{**plan.mutation, "status": "rejected", "result": result}])
+        insert_rows(db.session.connection(), AuditEvent.__table__,
+                    [{**plan.event, "inspection_id": None, "action": AuditEvent.NO_CHANGE,
+                      "changes": {}, "status": "rejected", "result": result}])
     return result
 
 

@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from server.inspect.models import ChecklistResponse, Comment, Photo
-from server.sync.models import Mutation
+from server.sync.models import AuditEvent
 from tests.sync.support import SyncClient, count, new_id, response_fields
 
 
@@ -55,4 +55,4 @@ def test_a_nul_in_the_entity_name_is_still_recorded_as_rejected(phone, insp):
     r = phone.push([m])
     assert r.status_code == 200
     assert r.get_json()["results"][0]["status"] == "rejected"
-    assert count(Mutation, Mutation.mutation_id == uuid.UUID(mid)) == 1
+    assert count(AuditEvent, AuditEvent.mutation_id == uuid.UUID(mid)) == 1

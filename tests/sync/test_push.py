@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.inspect.models import ChecklistResponse, Comment, Defect, Inspection, ReviewDecision
-from server.sync.models import AuditEvent, Mutation
+from server.sync.models import AuditEvent
 from tests.sync.support import (SyncClient, add_inspection, add_inspector, count, new_id, response_fields)
 
 
@@ -77,14 +77,14 @@ def test_unknown_and_read_only_entities_are_rejected(phone, demo):
 def test_an_unknown_protocol_asks_the_phone_to_update(phone, insp):
     r = phone.push([phone.mutation("response", new_id(), response_fields(insp))], protocol=2)
     assert r.status_code == 409 and r.get_json()["code"] == "protocol_outdated"
-    assert count(Mutation) == 0
+    assert count(AuditEvent, AuditEvent.mutation_id.isnot(None)) == 0
 
 
 def test_too_many_mutations_answer_413(app, phone, insp):
     app.config["SYNC_PUSH_MAX_MUTATIONS"] = 3
     r = phone.push([phone.mutation("response", new_id(), response_fields(insp)) for _ in range(4)])
     assert r.status_code == 413 and r.get_json()["code"] == "payload_too_large"
-    assert count(ChecklistResponse, ChecklistResponse.note == "big") == 0 and count(Mutation) == 0
+    assert count(ChecklistResponse, ChecklistResponse.note == "big") == 0 and count(AuditEvent, AuditEvent.mutation_id.isnot(None)) == 0
 
 
 def test_a_body_over_the_byte_limit_answers_413(app, phone, insp):
@@ -92,7 +92,7 @@ def test_a_body_over_the_byte_limit_answers_413(app, phone, insp):
     m = phone.mutation("response", new_id(), response_fields(insp, note="n" * 3000))
     r = phone.push([m])
     assert r.status_code == 413 and "bytes" in r.get_json()["detail"]
-    assert count(Mutation) == 0
+    assert count(AuditEvent, AuditEvent.mutation_id.isnot(None)) == 0
 
 
 def test_a_malformed_envelope_answers_422_and_writes_nothing(client, as_inspector, insp):
@@ -102,7 +102,7 @@ def test_a_malformed_envelope_answers_422_and_writes_nothing(client, as_inspecto
     r = client.post("/api/v1/sync/push", headers={**as_inspector, "Content-Type": "application/json"},
                     data="{not json")
     assert r.status_code == 422
-    assert count(Mutation) == 0
+    assert count(AuditEvent, AuditEvent.mutation_id.isnot(None)) == 0
 
 
 def test_push_needs_a_signed_in_user(client, insp):
@@ -217,3 +217,44 @@ def test_the_inspector_marks_a_retake_done(client, as_reviewer, phone, insp):
     phone.edit("decision", dec_id, resolved=True)
     assert phone.push_outbox()[0]["status"] == "applied"
     assert db.session.scalar(select(ReviewDecision.resolved)) is True
+
+
+def _stored_and_fresh_verdict(insp_id: str) -> tuple[tuple, tuple, dict]:
+    """The verdict the push stored, the one a full read of the stored rows gives now, and its detail."""
+    import uuid
+
+    from server.inspect.service import recompute_verdict
+
+    db.session.rollback()
+    row = db.session.get(Inspection, uuid.UUID(insp_id), populate_existing=True)
+    stored = (row.verdict, list(row.verdict_reasons or []))
+    outcome = recompute_verdict(row)
+    db.session.rollback()
+    return stored, (outcome["verdict"], outcome["reasons"]), outcome
+
+
+def test_the_verdict_after_each_batch_is_what_all_stored_rows_say(phone, insp):
+    # The push recomputes from the rows it holds plus the others read back: edits, deletes and
+    # rows created and changed within one batch must come out as a full read would.
+    kept, fixed, gone = new_id(), new_id(), new_id()
+    phone.edit("response", kept, **response_fields(insp, value="no", unit_index=0))
+    phone.edit("response", fixed, **response_fields(insp, item_key="barcode", value="no", unit_index=1))
+    phone.edit("defect", gone, inspection_id=insp, code="scratch", defect_class="critical", count=1, unit_index=2)
+    phone.push_outbox()
+    stored, fresh, outcome = _stored_and_fresh_verdict(insp)
+    assert stored == fresh and stored[0] == "fail"
+    assert outcome["classes"]["critical"]["found"] == 1
+    minor_before = outcome["classes"]["minor"]["found"]
+
+    phone.pull_all()
+    phone.edit("response", fixed, value="yes")  # a failing answer put right
+    phone.delete("defect", gone)  # the critical defect was a mistake
+    late = new_id()
+    phone.edit("defect", late, inspection_id=insp, code="scratch", defect_class="minor", count=1, unit_index=3)
+    phone.edit("defect", late, count=3)  # created and changed in the same batch
+    results = phone.push_outbox()
+    assert {r["status"] for r in results} == {"applied"}
+    stored, fresh, outcome = _stored_and_fresh_verdict(insp)
+    assert stored == fresh
+    assert outcome["classes"]["critical"]["found"] == 0
+    assert outcome["classes"]["minor"]["found"] == minor_before + 3
