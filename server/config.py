@@ -118,7 +118,9 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
         cfg.setdefault("SECRET_KEY_GENERATED", False)
 
     cfg["SQLALCHEMY_DATABASE_URI"] = _sqlalchemy_url(cfg["DATABASE_URL"])
-    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True}
+    from .db_setup import ENGINE_OPTIONS
+
+    cfg["SQLALCHEMY_ENGINE_OPTIONS"] = dict(ENGINE_OPTIONS)
     cfg["MAX_CONTENT_LENGTH"] = cfg["MAX_CONTENT_LENGTH_BYTES"]
     cfg["CELERY_EAGER"] = not cfg["CELERY_BROKER_URL"]
     cfg.setdefault("TESTING", False)

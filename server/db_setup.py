@@ -1,11 +1,11 @@
-"""Database connection settings: SQLite in WAL mode with foreign keys on."""
+"""Database connection settings: SQLite in WAL mode with foreign keys on; JSON columns through orjson."""
 from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import event
 
-
 from .extensions import db
+from .jsontext import json_dumps, json_loads
 
 
 def init_app(app: Flask) -> None:
@@ -29,3 +29,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+
+
+#: Engine options every database gets (``SQLALCHEMY_ENGINE_OPTIONS``).
+ENGINE_OPTIONS = {"pool_pre_ping": True, "json_serializer": json_dumps, "json_deserializer": json_loads}
