@@ -190,6 +190,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL", ""))
+    ap.add_argument("--only", default="sqlite,postgres", help="comma-separated backends to run")
     ap.add_argument("--without-inspection-hooks", action="store_true",
                     help="measure the protocol alone: skip prepare_sync_fields and after_sync")
     args = ap.parse_args()
@@ -199,8 +200,8 @@ def main() -> int:
         sync_service._hook = lambda name: None
     from tests.support import databases
 
-    backends = [("sqlite", None)]
-    if args.pg:
+    backends = [("sqlite", None)] if "sqlite" in args.only else []
+    if args.pg and "postgres" in args.only:
         os.environ["TEST_DATABASE_URL"] = args.pg
         backends.append(("postgres", None))
     ok = True

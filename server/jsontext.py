@@ -35,8 +35,11 @@ def json_loads(text: str | bytes) -> Any:
 
 
 def dumps_bytes(value: Any) -> bytes:
-    """``value`` as UTF-8 JSON bytes, for a response body."""
+    """``value`` (plain JSON values, UUIDs and UTC datetimes) as UTF-8 JSON bytes, for a response body.
+
+    Raises ``TypeError`` for anything else. Integers beyond 64 bits go through :mod:`json`.
+    """
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
     except TypeError:
         return json.dumps(value).encode()

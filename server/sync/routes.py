@@ -71,7 +71,8 @@ class Pull(MethodView):
         p = require()
         cfg = current_app.config
         limit = min(args["limit"] or cfg["SYNC_PAGE_LIMIT"], cfg["SYNC_PAGE_MAX_LIMIT"])
-        return jsonify(service.pull(p, args["cursor"], limit))
+        return current_app.response_class(dumps_bytes(service.pull(p, args["cursor"], limit)),
+                                          mimetype="application/json")
 
 
 @blp.route("/conflicts")

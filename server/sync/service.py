@@ -45,7 +45,7 @@ from typing import Any, Iterable
 
 from flask import current_app
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import ARRAY, any_, cast, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..accounts.models import Organisation, Role, User
@@ -168,7 +168,7 @@ class _Batch:
             # A pushed mutation's event has the mutation's id as its own.
             for mid, logged_as, user_id, result in s.execute(
                     select(AuditEvent.id, AuditEvent.mutation_id, AuditEvent.user_id, AuditEvent.result)
-                    .where(AuditEvent.id.in_(chunk))):
+                    .where(_among(AuditEvent.id, chunk))):
                 if user_id == self.p.id and logged_as == mid and result is not None:
                     self.seen[mid] = result
                 else:
@@ -179,7 +179,7 @@ class _Batch:
                 continue
             e = ENTITIES[name]
             for chunk in _chunks(list(ids)):
-                for row in s.execute(select(e.table).where(e.table.c.id.in_(chunk))).mappings():
+                for row in s.execute(select(e.table).where(_among(e.table.c.id, chunk))).mappings():
                     self.rows[(name, row["id"])] = dict(row)
                     if "inspection_id" in row and row["inspection_id"]:
                         insp_ids.add(row["inspection_id"])
@@ -670,6 +670,13 @@ def _uuid(value: Any) -> uuid.UUID | None:
     if not isinstance(value, str):
         return None
     return parse_uuid(value)
+
+
+def _among(column, ids: list):
+    """``column IN (ids)``; on PostgreSQL ``column = ANY(array)``, one parameter instead of hundreds."""
+    if db.engine.dialect.name == "postgresql":
+        return column == any_(cast(literal(ids, ARRAY(column.type)), ARRAY(column.type)))
+    return column.in_(ids)
 
 
 def _chunks(items: list, size: int = 500) -> Iterable[list]:
