@@ -9,6 +9,8 @@ infinities are written as ``null`` (JSON has no spelling for them, and PostgreSQ
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import date, datetime
 from typing import Any
 
 import orjson
@@ -35,11 +37,23 @@ def json_loads(text: str | bytes) -> Any:
 
 
 def dumps_bytes(value: Any) -> bytes:
-    """``value`` (plain JSON values, UUIDs and UTC datetimes) as UTF-8 JSON bytes, for a response body.
+    """``value`` as UTF-8 JSON bytes, for a response body.
 
-    Raises ``TypeError`` for anything else. Integers beyond 64 bits go through :mod:`json`.
+    Besides plain JSON values it takes UUIDs (as their string), datetimes (ISO 8601, UTC as
+    ``Z``) and dates (``YYYY-MM-DD``), and raises ``TypeError`` for anything else. Integers
+    beyond 64 bits go through :mod:`json`.
     """
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
     except TypeError:
-        return json.dumps(value).encode()
+        return json.dumps(value, default=_plain).encode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")

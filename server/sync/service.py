@@ -984,27 +984,36 @@ def _pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
         if cursor.since is not None:
             # An initial sync has nothing to delete: skip tombstones it would never have seen.
             q = q.where(or_(t.c.deleted.is_(False), t.c.rev > cursor.since))
-        for row in s.execute(q).mappings():
-            found.append((row["rev"], ent, row))
+        found.extend((row["rev"], ent, row) for row in s.execute(q).mappings().all())
     found.sort(key=lambda x: x[0])
     has_more = len(found) > limit
     page = found[:limit]
     extras = _names(page)
-    changes = [serialise_change(ent, row, extras) for _, ent, row in page]
+    # UUIDs and datetimes are left for the answer's encoder (server.jsontext), which writes them as jsonable() would.
+    changes = [serialise_change(ent, row, extras, native=True) for _, ent, row in page]
     next_rev = page[-1][0] if has_more else upper
     since = cursor.since if (cursor.since is not None and has_more) else None
     return {"changes": changes, "cursor": Cursor(max(next_rev, cursor.rev), scope_key, since).encode(),
             "has_more": has_more}
 
 
-def serialise_change(ent: Entity, row: dict, extras: dict | None = None) -> dict:
-    """One row as a pulled change: ``entity``, ``id``, ``rev``, ``deleted`` and its ``fields``."""
+_NOT_FIELDS = TOP_LEVEL | HIDDEN_COLUMNS
+
+
+def serialise_change(ent: Entity, row: dict, extras: dict | None = None, native: bool = False) -> dict:
+    """One row as a pulled change: ``entity``, ``id``, ``rev``, ``deleted`` and its ``fields``.
+
+    ``native`` leaves UUIDs, datetimes and dates as they are, for an encoder that writes them
+    as :func:`jsonable` does (:func:`server.jsontext.dumps_bytes`).
+    """
     if row["deleted"]:
         fields: dict[str, Any] = {}
+    elif native:
+        fields = {k: v for k, v in row.items() if k not in _NOT_FIELDS}
     else:
-        fields = {k: jsonable(v) for k, v in row.items() if k not in TOP_LEVEL and k not in HIDDEN_COLUMNS}
-        if extras is not None:
-            _add_names(ent.name, fields, row, extras)
+        fields = {k: jsonable(v) for k, v in row.items() if k not in _NOT_FIELDS}
+    if fields and extras is not None:
+        _add_names(ent.name, fields, row, extras)
     return {"entity": ent.name, "id": str(row["id"]), "rev": row["rev"], "deleted": bool(row["deleted"]),
             "fields": fields}
 

@@ -245,3 +245,22 @@ def test_pullers_see_every_change_while_writers_commit_late(app, backend, client
         seen = {k[1]: v["rev"] for k, v in phone.store.items() if k[0] == "response"}
         assert seen == truth
     assert db.session.scalar(select(SyncCounter.value)) >= max(truth.values())
+
+
+def test_pulled_ids_times_and_dates_are_written_as_everywhere_else(client, as_inspector, demo, insp):
+    from datetime import date, datetime, timezone
+
+    from server.catalog.models import PurchaseOrder
+    from server.sync.service import jsonable
+
+    started = datetime(2026, 11, 28, 6, 5, 4, 3210, tzinfo=timezone.utc)
+    db.session.get(Inspection, uuid.UUID(insp)).started_at = started
+    db.session.get(PurchaseOrder, demo("po:42")).planned_ship_date = date(2027, 2, 3)
+    db.session.commit()
+    phone = SyncClient(client, as_inspector)
+    phone.pull_all()
+    fields = phone.get("inspection", insp)["fields"]
+    assert fields["started_at"] == "2026-11-28T06:05:04.003210Z" == jsonable(started)
+    assert fields["purchase_order_id"] == str(demo("po:42"))
+    assert fields["created_at"].endswith("Z") and "+00:00" not in fields["created_at"]
+    assert phone.get("purchase_order", str(demo("po:42")))["fields"]["planned_ship_date"] == "2027-02-03"
