@@ -976,7 +976,10 @@ def _pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
                    "then pull again from the start.", must_resync=True, reason="cursor_expired")
     scope = _scope(p)
     found: list[tuple[int, Entity, dict]] = []
+    changed = _tables_with_changes(cursor.rev, upper)
     for name, ent in ENTITIES.items():
+        if name not in changed:
+            continue
         t = ent.table
         q = select(t).where(t.c.rev > cursor.rev, t.c.rev <= upper).order_by(t.c.rev).limit(limit + 1)
         if scope[name] is not None:
@@ -984,7 +987,9 @@ def _pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
         if cursor.since is not None:
             # An initial sync has nothing to delete: skip tombstones it would never have seen.
             q = q.where(or_(t.c.deleted.is_(False), t.c.rev > cursor.since))
-        found.extend((row["rev"], ent, row) for row in s.execute(q).mappings().all())
+        result = s.execute(q)
+        keys = tuple(result.keys())
+        found.extend((row["rev"], ent, row) for row in (dict(zip(keys, r)) for r in result.all()))
     found.sort(key=lambda x: x[0])
     has_more = len(found) > limit
     page = found[:limit]
@@ -995,6 +1000,17 @@ def _pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
     since = cursor.since if (cursor.since is not None and has_more) else None
     return {"changes": changes, "cursor": Cursor(max(next_rev, cursor.rev), scope_key, since).encode(),
             "has_more": has_more}
+
+
+def _tables_with_changes(after: int, upper: int) -> set[str]:
+    """Entities with any change (anyone's) in ``after < rev <= upper``: one indexed probe per table, in one query.
+
+    Spares a page the scoped query of every table that has nothing new, which is most of them.
+    """
+    probes = [select(func.min(ent.table.c.rev)).where(ent.table.c.rev > after, ent.table.c.rev <= upper)
+              .scalar_subquery().label(name) for name, ent in ENTITIES.items()]
+    row = db.session.execute(select(*probes)).one()
+    return {name for name, first in zip(ENTITIES, row) if first is not None}
 
 
 _NOT_FIELDS = TOP_LEVEL | HIDDEN_COLUMNS
