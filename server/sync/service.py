@@ -45,7 +45,7 @@ from typing import Any, Iterable
 
 from flask import current_app
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import ARRAY, any_, cast, func, insert, literal, or_, select, text, update
+from sqlalchemy import ARRAY, BigInteger, any_, cast, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..accounts.models import Organisation, Role, User
@@ -1007,10 +1007,18 @@ def _tables_with_changes(after: int, upper: int) -> set[str]:
 
     Spares a page the scoped query of every table that has nothing new, which is most of them.
     """
-    probes = [select(func.min(ent.table.c.rev)).where(ent.table.c.rev > after, ent.table.c.rev <= upper)
-              .scalar_subquery().label(name) for name, ent in ENTITIES.items()]
-    row = db.session.execute(select(*probes)).one()
+    row = db.session.execute(_change_probe(), {"after": after, "upper": upper}).one()
     return {name for name, first in zip(ENTITIES, row) if first is not None}
+
+
+@functools.lru_cache(maxsize=1)
+def _change_probe():
+    """The probe of :func:`_tables_with_changes`, built once (24 subqueries cost more to build than to run)."""
+    from sqlalchemy import bindparam
+
+    after, upper = bindparam("after", type_=BigInteger), bindparam("upper", type_=BigInteger)
+    return select(*(select(func.min(ent.table.c.rev)).where(ent.table.c.rev > after, ent.table.c.rev <= upper)
+                    .scalar_subquery().label(name) for name, ent in ENTITIES.items()))
 
 
 _NOT_FIELDS = TOP_LEVEL | HIDDEN_COLUMNS
