@@ -190,20 +190,26 @@ class _Batch:
         for chunk in _chunks(list(progress_pos)):
             for row in s.execute(select(po_table).where(po_table.c.id.in_(chunk))).mappings():
                 self.rows[("purchase_order", row["id"])] = dict(row)
+        # The inspections with their PO's brand and factory, in one query (as ORM objects too when the
+        # inspections package checks fields: it reads them).
         table = Inspection.__table__
-        for chunk in _chunks(list(insp_ids)):
-            for row in s.execute(select(table).where(table.c.id.in_(chunk))).mappings():
-                self.rows[("inspection", row["id"])] = dict(row)
+        columns = [c.key for c in table.c]
         self.orm_inspections: dict[uuid.UUID, Inspection] = {}
-        if self.prepare is not None:
-            for chunk in _chunks(list(insp_ids)):
-                for insp in s.scalars(select(Inspection).where(Inspection.id.in_(chunk))):
+        owners = (PurchaseOrder.brand_id, PurchaseOrder.factory_id)
+        for chunk in _chunks(list(insp_ids)):
+            if self.prepare is not None:
+                q = (select(Inspection, *owners).join(PurchaseOrder, PurchaseOrder.id == Inspection.purchase_order_id)
+                     .where(Inspection.id.in_(chunk)))
+                for insp, brand, factory in s.execute(q):
                     self.orm_inspections[insp.id] = insp
-        po_ids = {r["purchase_order_id"] for (n, _), r in self.rows.items() if n == "inspection"}
-        for chunk in _chunks(list(po_ids)):
-            for pid, brand, factory in s.execute(select(PurchaseOrder.id, PurchaseOrder.brand_id,
-                                                        PurchaseOrder.factory_id).where(PurchaseOrder.id.in_(chunk))):
-                self.pos[pid] = (brand, factory)
+                    self.rows[("inspection", insp.id)] = {k: getattr(insp, k) for k in columns}
+                    self.pos[insp.purchase_order_id] = (brand, factory)
+                continue
+            q = (select(table, *owners).join(PurchaseOrder, PurchaseOrder.id == table.c.purchase_order_id)
+                 .where(table.c.id.in_(chunk)))
+            for row in s.execute(q).mappings():
+                self.rows[("inspection", row["id"])] = {k: row[k] for k in columns}
+                self.pos[row["purchase_order_id"]] = (row["brand_id"], row["factory_id"])
 
     # -- planning --
     def plan(self, index: int) -> tuple[dict, _Plan | None]:
