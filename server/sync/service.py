@@ -914,16 +914,29 @@ def _scope(p: Principal) -> dict[str, Any]:
         "purchase_order": PO.id.in_(po_ids),
         "po_line": POLine.id.in_(line_ids),
         "batch": ENTITIES["batch"].table.c.po_line_id.in_(line_ids),
-        "conflict": ConflictRecord.inspection_id.in_(insp_ids),
+        "conflict": _in_ids_of(ConflictRecord.inspection_id, insp_ids),
     }
     for name in INSPECTION_ROWS:
-        scope[name] = ENTITIES[name].table.c.inspection_id.in_(insp_ids)
+        scope[name] = _in_ids_of(ENTITIES[name].table.c.inspection_id, insp_ids)
     if "progress" in ENTITIES:
         from ..timeline.service import visible_progress_reports
 
         t = ENTITIES["progress"].table
         scope["progress"] = t.c.id.in_(visible_progress_reports(p).with_only_columns(t.c.id))
     return scope
+
+
+def _in_ids_of(column, ids_query):
+    """``column IN (ids_query)``; on PostgreSQL ``column = ANY(ARRAY(ids_query))``.
+
+    The planner turns ``IN (subquery)`` into a join, and on fresh statistics (right after a
+    bulk of pushes) it may loop over the inspections and scan the whole revision window for
+    each. The array is computed once, so a page stays a scan of the revision index in order
+    that stops at the page's size.
+    """
+    if db.engine.dialect.name == "postgresql":
+        return column == any_(func.array(ids_query.scalar_subquery()))
+    return column.in_(ids_query)
 
 
 def scope_hash(p: Principal) -> str:
