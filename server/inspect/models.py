@@ -128,7 +128,7 @@ class Photo(SyncMixin, db.Model):
     item_key: Mapped[str | None] = mapped_column(String(80))
     defect_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     unit_index: Mapped[int | None] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # dedup on upload, storage housekeeping
     size_bytes: Mapped[int] = mapped_column(Integer)
     content_type: Mapped[str] = mapped_column(String(40))
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
