@@ -46,14 +46,30 @@ def dumps_bytes(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z)
     except TypeError:
-        return json.dumps(value, default=_plain).encode()
+        return json.dumps(value, default=_as_json).encode()
 
 
-def _plain(value: Any) -> Any:
+_JSON_PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
+
+
+def jsonable(value: Any) -> Any:
+    """A column value as JSON: UUIDs as strings, datetimes as ISO 8601 UTC (``Z``), dates as ``YYYY-MM-DD``.
+
+    Anything else is answered as it is.
+    """
+    if type(value) in _JSON_PLAIN:
+        return value
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
+    return value
+
+
+def _as_json(value: Any) -> Any:
+    out = jsonable(value)
+    if out is value:
+        raise TypeError(f"{type(value).__name__} is not JSON")
+    return out

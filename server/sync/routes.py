@@ -1,7 +1,7 @@
 """The sync endpoints: push, pull and the conflict log. HTTP only: rules live in ``service``."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as MarshmallowError

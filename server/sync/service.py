@@ -40,12 +40,12 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from typing import Any, Iterable
 
 from flask import current_app
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import ARRAY, BigInteger, any_, cast, func, insert, literal, or_, select, text, update
+from sqlalchemy import ARRAY, BigInteger, any_, cast, func, literal, or_, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..accounts.models import Organisation, Role, User
@@ -54,6 +54,7 @@ from ..catalog.models import DimensionSpec, POLine, Product, PurchaseOrder
 from ..errors import Gone, LinesideError, NotFound, PayloadTooLarge, ProtocolOutdated, ValidationFailed
 from ..extensions import db
 from ..inspect.models import ChecklistTemplate, Inspection
+from ..jsontext import jsonable
 from ..models import utcnow
 from .bulk import insert_rows
 from .entities import ENTITIES, HIDDEN_COLUMNS, INSPECTION_ROWS, TOP_LEVEL, Entity, entity, parse_uuid
@@ -65,22 +66,6 @@ REVIEW_ROLES = frozenset({Role.admin, Role.brand_reviewer})
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-_JSON_PLAIN = frozenset({str, int, float, bool, type(None), dict, list})
-
-
-def jsonable(value: Any) -> Any:
-    """A column value as JSON: UUIDs as strings, datetimes as ISO 8601 UTC."""
-    if type(value) in _JSON_PLAIN:
-        return value
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
 
 class Rejected(Exception):
     """A mutation that can never succeed: recorded as rejected with its reason."""
