@@ -982,7 +982,7 @@ def _live_rows(inspection_ids: list, through_rev: int | None = None) -> dict[uui
             # A push usually touches one inspection: no need to read each row's inspection id back.
             for insp_id in inspection_ids:
                 rows = db.session.execute(select(*cols).where(t.c.inspection_id == insp_id, *live)).all()
-                out.setdefault(insp_id, {n: [] for n in _VERDICT_COLUMNS})[name] = list(rows)
+                out.setdefault(insp_id, {n: [] for n in _VERDICT_COLUMNS})[name] = rows
             continue
         for chunk in _chunks(inspection_ids):
             q = select(t.c.inspection_id, *cols).where(t.c.inspection_id.in_(chunk), *live)

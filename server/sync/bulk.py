@@ -1,27 +1,43 @@
-"""Bulk INSERT for the push hot path: SQLAlchemy's statement and type rules, without its per-row overhead.
+"""Bulk INSERT for the push hot path: SQLAlchemy's type rules, without its per-row overhead.
 
-A push writes three rows per mutation (the record, the mutation log entry and the audit
-event). Through ``Connection.execute(insert(table), rows)`` SQLAlchemy re-derives every
-row's parameters generically; most of an executemany's time goes there, not into the
+A push writes two rows per mutation (the record and its audit event, which is also the
+mutation log). Through ``Connection.execute(insert(table), rows)`` SQLAlchemy re-derives
+every row's parameters generically; most of an executemany's time goes there, not into the
 database. Here each column's bind processor (the very one SQLAlchemy would use, from the
 column's type and the current dialect) is looked up once per table, and a value shared by
 consecutive rows (the batch's one timestamp, the pushing user and client) is converted
-once. The statement is SQLAlchemy's own compiled ``INSERT``, sent with the driver's
-``executemany`` through ``exec_driver_sql``, so it runs in the session's transaction and
-its errors are SQLAlchemy's (``IntegrityError``, ``DataError``).
+once. On SQLite the rows go with SQLAlchemy's own compiled ``INSERT`` through the driver's
+``executemany``; on PostgreSQL with a ``COPY`` (binary when psycopg knows every column's
+type). Either way they run in the session's transaction and errors are SQLAlchemy's
+(``IntegrityError``, ``DataError``).
 
 Every row must give every column (the push service fills defaults itself), so no column
 default is silently skipped.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import Table, insert
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
-_Prepared = tuple[str, tuple[str, ...], tuple[Callable[[Any], Any] | None, ...], bool]
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What inserting into one table on one database needs, worked out once."""
+
+    sql: str  # the INSERT (SQLite) or the COPY (PostgreSQL)
+    names: tuple[str, ...]  # the columns, in the statement's order
+    procs: tuple[Callable[[Any], Any] | None, ...]  # each column's bind processor
+    positional: bool
+    copy_types: list[str] | None = None  # PostgreSQL type names for a binary COPY
+
+
 _CACHE: dict[tuple[str, Table], _Prepared] = {}
+#: SQLAlchemy's spelling -> PostgreSQL's, where they differ.
+_PG_ALIASES = {"float": "float8", "double precision": "float8"}
 
 
 def _prepare(conn: Connection, table: Table) -> _Prepared:
@@ -33,7 +49,16 @@ def _prepare(conn: Connection, table: Table) -> _Prepared:
         names = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
         by_name = {c.key: c for c in table.c}
         procs = tuple(by_name[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
-        prepared = _CACHE[key] = (compiled.string, names, procs, bool(compiled.positional))
+        if dialect.name != "postgresql":
+            prepared = _Prepared(compiled.string, names, procs, bool(compiled.positional))
+        else:
+            spelled = [by_name[n].type.compile(dialect=dialect).lower().split("(")[0].strip() for n in names]
+            types = [_PG_ALIASES.get(t, t) for t in spelled]
+            known = conn.connection.driver_connection.adapters.types
+            binary = all(known.get(t) is not None for t in types)
+            sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN" + (" (FORMAT BINARY)" if binary else "")
+            prepared = _Prepared(sql, names, procs, bool(compiled.positional), types if binary else None)
+        _CACHE[key] = prepared
     return prepared
 
 
@@ -45,9 +70,9 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     """
     if not rows:
         return
-    sql, names, procs, positional = _prepare(conn, table)
+    prepared = _prepare(conn, table)
     columns = []
-    for name, proc in zip(names, procs):
+    for name, proc in zip(prepared.names, prepared.procs):
         values = [row[name] for row in rows]
         if proc is not None:
             out, last, last_out = [], object(), None
@@ -59,44 +84,21 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         columns.append(values)
     params: list = list(zip(*columns))
     if conn.dialect.name == "postgresql":
-        _copy(conn, table, names, params)
+        _copy(conn, prepared, params)
         return
-    if not positional:
-        params = [dict(zip(names, p)) for p in params]
-    conn.exec_driver_sql(sql, params)
+    if not prepared.positional:
+        params = [dict(zip(prepared.names, p)) for p in params]
+    conn.exec_driver_sql(prepared.sql, params)
 
 
-def _copy(conn: Connection, table: Table, names: tuple[str, ...], params: list[tuple]) -> None:
+def _copy(conn: Connection, prepared: _Prepared, params: list[tuple]) -> None:
     """PostgreSQL: COPY the rows in (psycopg 3), far cheaper per row than INSERT."""
-    from sqlalchemy.exc import DBAPIError
-
-    dbapi_conn = conn.connection.driver_connection
-    types = _pg_types(dbapi_conn, conn, table, names)
-    # Binary when every column's type is known to psycopg (cheaper per value), else text.
-    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
+    dbapi = conn.dialect.loaded_dbapi
     try:
-        with dbapi_conn.cursor() as cur, cur.copy(sql) as copy:
-            if types:
-                copy.set_types(types)
+        with conn.connection.driver_connection.cursor() as cur, cur.copy(prepared.sql) as copy:
+            if prepared.copy_types:
+                copy.set_types(prepared.copy_types)
             for row in params:
                 copy.write_row(row)
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error) from exc
-
-
-_PG_TYPES: dict[Table, list[str] | None] = {}
-#: SQLAlchemy's spelling -> PostgreSQL's, where they differ.
-_PG_ALIASES = {"float": "float8", "double precision": "float8"}
-
-
-def _pg_types(dbapi_conn: Any, conn: Connection, table: Table, names: tuple[str, ...]) -> list[str] | None:
-    """PostgreSQL type names of ``names`` for a binary COPY, or None when one is not known to psycopg."""
-    if table not in _PG_TYPES:
-        by_name = {c.key: c for c in table.c}
-        types = []
-        for n in names:
-            spelled = by_name[n].type.compile(dialect=conn.dialect).lower().split("(")[0].strip()
-            types.append(_PG_ALIASES.get(spelled, spelled))
-        known = all(dbapi_conn.adapters.types.get(t) is not None for t in types)
-        _PG_TYPES[table] = types if known else None
-    return _PG_TYPES[table]
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(prepared.sql, None, exc, dbapi.Error) from exc

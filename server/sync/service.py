@@ -45,7 +45,7 @@ from typing import Any, Iterable
 
 from flask import current_app
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import ARRAY, BigInteger, any_, cast, func, literal, or_, select, text, update
+from sqlalchemy import ARRAY, BigInteger, Select, any_, bindparam, cast, func, literal, or_, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..accounts.models import Organisation, Role, User
@@ -120,7 +120,6 @@ class _Batch:
         self.touched_pos: set[uuid.UUID] = set()  # POs whose progress changed: their alerts follow
         self.visible_pos: dict[uuid.UUID, bool] = {}
         self.prepare = _hook("prepare_sync_fields")
-        self.user_id = principal.id
 
     # -- loading --
     def load(self) -> None:
@@ -153,7 +152,7 @@ class _Batch:
             # A pushed mutation's event has the mutation's id as its own.
             for mid, logged_as, user_id, result in s.execute(
                     select(AuditEvent.id, AuditEvent.mutation_id, AuditEvent.user_id, AuditEvent.result)
-                    .where(_among(AuditEvent.id, chunk))):
+                    .where(_any_of(AuditEvent.id, chunk))):
                 if user_id == self.p.id and logged_as == mid and result is not None:
                     self.seen[mid] = result
                 else:
@@ -164,7 +163,7 @@ class _Batch:
                 continue
             e = ENTITIES[name]
             for chunk in _chunks(list(ids)):
-                for row in s.execute(select(e.table).where(_among(e.table.c.id, chunk))).mappings():
+                for row in s.execute(select(e.table).where(_any_of(e.table.c.id, chunk))).mappings():
                     self.rows[(name, row["id"])] = dict(row)
                     if "inspection_id" in row and row["inspection_id"]:
                         insp_ids.add(row["inspection_id"])
@@ -517,7 +516,7 @@ class _Batch:
     def _event(self, mid, entity_name: str, rid, inspection_id, action: str, changes: dict) -> dict:
         """The mutation's audit event (its status and result are added once known)."""
         return {"id": mid, "entity": entity_name, "record_id": rid, "inspection_id": inspection_id,
-                "action": action, "changes": changes, "user_id": self.user_id, "client_id": self.client_id,
+                "action": action, "changes": changes, "user_id": self.p.id, "client_id": self.client_id,
                 "mutation_id": mid, "status": None, "result": None, "at": self.now}
 
 
@@ -663,11 +662,20 @@ def _uuid(value: Any) -> uuid.UUID | None:
     return parse_uuid(value)
 
 
-def _among(column, ids: list):
-    """``column IN (ids)``; on PostgreSQL ``column = ANY(array)``, one parameter instead of hundreds."""
-    if db.engine.dialect.name == "postgresql":
-        return column == any_(cast(literal(ids, ARRAY(column.type)), ARRAY(column.type)))
-    return column.in_(ids)
+def _any_of(column, ids: list | Select):
+    """``column IN (ids)``, for a list of ids or a query of them; on PostgreSQL ``column = ANY(array)``.
+
+    A list goes as one array parameter instead of hundreds. A query becomes ``ARRAY(query)``,
+    computed once: the planner turns ``IN (subquery)`` into a join, and on stale statistics
+    (right after a burst of pushes) it looped over the inspections and scanned a pull page's
+    whole revision window for each, where the array keeps the page a scan of the revision
+    index, in order, that stops at the page's size.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return column.in_(ids)
+    if isinstance(ids, Select):
+        return column == any_(func.array(ids.scalar_subquery()))
+    return column == any_(cast(literal(ids, ARRAY(column.type)), ARRAY(column.type)))
 
 
 def _chunks(items: list, size: int = 500) -> Iterable[list]:
@@ -797,8 +805,6 @@ def _write(plans: list[_Plan], delay: float = 0) -> None:
 
 
 def _execute_updates(table, keys: frozenset, rows: list[dict]) -> None:
-    from sqlalchemy import bindparam
-
     stmt = (update(table).where(table.c.id == bindparam("_id"))
             .values({k: bindparam("_" + k) for k in keys if k != "id"}))
     db.session.connection().execute(stmt, [{"_" + k: v for k, v in r.items()} for r in rows])
@@ -899,29 +905,16 @@ def _scope(p: Principal) -> dict[str, Any]:
         "purchase_order": PO.id.in_(po_ids),
         "po_line": POLine.id.in_(line_ids),
         "batch": ENTITIES["batch"].table.c.po_line_id.in_(line_ids),
-        "conflict": _in_ids_of(ConflictRecord.inspection_id, insp_ids),
+        "conflict": _any_of(ConflictRecord.inspection_id, insp_ids),
     }
     for name in INSPECTION_ROWS:
-        scope[name] = _in_ids_of(ENTITIES[name].table.c.inspection_id, insp_ids)
+        scope[name] = _any_of(ENTITIES[name].table.c.inspection_id, insp_ids)
     if "progress" in ENTITIES:
         from ..timeline.service import visible_progress_reports
 
         t = ENTITIES["progress"].table
         scope["progress"] = t.c.id.in_(visible_progress_reports(p).with_only_columns(t.c.id))
     return scope
-
-
-def _in_ids_of(column, ids_query):
-    """``column IN (ids_query)``; on PostgreSQL ``column = ANY(ARRAY(ids_query))``.
-
-    The planner turns ``IN (subquery)`` into a join, and on fresh statistics (right after a
-    bulk of pushes) it may loop over the inspections and scan the whole revision window for
-    each. The array is computed once, so a page stays a scan of the revision index in order
-    that stops at the page's size.
-    """
-    if db.engine.dialect.name == "postgresql":
-        return column == any_(func.array(ids_query.scalar_subquery()))
-    return column.in_(ids_query)
 
 
 def scope_hash(p: Principal) -> str:
@@ -1018,8 +1011,6 @@ def _tables_with_changes(after: int, upper: int) -> set[str]:
 @functools.lru_cache(maxsize=1)
 def _change_probe():
     """The probe of :func:`_tables_with_changes`, built once (24 subqueries cost more to build than to run)."""
-    from sqlalchemy import bindparam
-
     after, upper = bindparam("after", type_=BigInteger), bindparam("upper", type_=BigInteger)
     return select(*(select(func.min(ent.table.c.rev)).where(ent.table.c.rev > after, ent.table.c.rev <= upper)
                     .scalar_subquery().label(name) for name, ent in ENTITIES.items()))
