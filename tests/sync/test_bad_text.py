@@ -3,21 +3,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from server.inspect.models import ChecklistResponse, Comment, Photo
 from server.sync.models import AuditEvent
-from tests.sync.support import SyncClient, count, new_id, response_fields
-
-
-@pytest.fixture
-def phone(client, as_inspector):
-    return SyncClient(client, as_inspector)
-
-
-@pytest.fixture
-def insp(demo):
-    return str(demo("inspection:inline:A"))
+from tests.sync.support import count, new_id, response_fields
 
 
 def test_a_nul_in_a_note_rejects_that_mutation_and_the_rest_apply(phone, insp):

@@ -15,23 +15,13 @@ import pytest
 from server.sync.blobs import content_key, staging_key
 from server.sync.storage import get_storage
 from tests.support.s3 import s3_app_config, s3_bucket, s3_client, s3_server  # noqa: F401
-from tests.sync.support import SyncClient, new_id
+from tests.sync.support import new_id
 from tests.sync.test_blobs import PART_BYTES, analysis_calls, app_config, png, send, storage_kind, upload  # noqa: F401
 
 OLD = 49  # hours: past the default grace period of 48 h
 
 
 # -- helpers -----------------------------------------------------------------------------------------
-
-@pytest.fixture
-def phone(client, as_inspector):
-    return SyncClient(client, as_inspector)
-
-
-@pytest.fixture
-def insp(demo):
-    return str(demo("inspection:inline:A"))
-
 
 def declare(phone, insp: str, data: bytes) -> str:
     """Declare a photo the way the PWA does: a sync push of entity "photo"."""

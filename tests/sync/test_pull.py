@@ -19,11 +19,6 @@ from tests.support.databases import in_ci
 from tests.sync.support import SyncClient, add_inspection, add_inspector, new_id, response_fields
 
 
-@pytest.fixture
-def insp(demo):
-    return str(demo("inspection:inline:A"))
-
-
 def entities(changes):
     return {c["entity"] for c in changes}
 

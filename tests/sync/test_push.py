@@ -12,18 +12,6 @@ from server.sync.models import AuditEvent
 from tests.sync.support import (SyncClient, add_inspection, add_inspector, count, new_id, response_fields)
 
 
-@pytest.fixture
-def phone(client, as_inspector):
-    p = SyncClient(client, as_inspector)
-    p.pull_all()
-    return p
-
-
-@pytest.fixture
-def insp(demo):
-    return str(demo("inspection:inline:A"))
-
-
 def test_new_records_are_applied_and_come_back_on_pull(phone, insp):
     rid, did = new_id(), new_id()
     phone.edit("response", rid, **response_fields(insp, note="scratch-free"))

@@ -18,11 +18,6 @@ from tests.sync.support import (HttpTransport, SyncClient, count, gunicorn_serve
                                 response_fields, worker_pids)
 
 
-@pytest.fixture
-def insp(demo):
-    return str(demo("inspection:inline:A"))
-
-
 def snapshot():
     """Everything a push can change: the counter and the rows of the tables it writes."""
     db.session.expire_all()

@@ -3,23 +3,9 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
-
 from server.extensions import db
 from server.inspect.models import Comment, Inspection, Photo, ReviewDecision
 from tests.sync.support import SyncClient, count, new_id, response_fields
-
-
-@pytest.fixture
-def phone(client, as_inspector):
-    p = SyncClient(client, as_inspector)
-    p.pull_all()
-    return p
-
-
-@pytest.fixture
-def insp(demo):
-    return str(demo("inspection:inline:A"))
 
 
 def photo_fields(insp: str, **extra) -> dict:
