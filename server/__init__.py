@@ -39,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_blp)
     extensions.api.register_blueprint(accounts_blp)
     extensions.api.register_blueprint(catalog_blp)
-    for blp in _optional_blueprints():
+    for blp in _domain_blueprints():
         extensions.api.register_blueprint(blp)
 
     from .cli import register_cli
@@ -48,23 +48,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _optional_blueprints():
+def _domain_blueprints():
     """Blueprints of the domain packages, in the order their endpoints appear in the docs."""
-    import importlib
+    from .inspect.routes import blp as inspect_blp
+    from .inspect.routes import extra_blps as inspect_extra
+    from .review.routes import blp as review_blp
+    from .storage.routes import blobs_blp
+    from .sync.routes import blp as sync_blp
+    from .timeline.routes import blp as timeline_blp
 
-    for module in ("server.inspect.routes", "server.sync.routes", "server.sync.blob_routes",
-                   "server.review.routes", "server.timeline.routes"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # that package is not installed in this build
-            raise
-        for name in ("blp", "blobs_blp", "extra_blps"):
-            obj = getattr(mod, name, None)
-            if obj is None:
-                continue
-            yield from (obj if isinstance(obj, (list, tuple)) else [obj])
+    return [inspect_blp, *inspect_extra, sync_blp, blobs_blp, review_blp, timeline_blp]
 
 
 def _spec_kwargs() -> dict[str, Any]:

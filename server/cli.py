@@ -99,13 +99,11 @@ def _user_by_email(email: str):
 
 def _extra_commands():
     """Commands that domain packages contribute (``COMMANDS`` in their ``cli`` module)."""
-    import importlib
+    from .inspect import cli as inspect_cli
+    from .review import cli as review_cli
+    from .storage import cli as storage_cli
+    from .sync import cli as sync_cli
+    from .timeline import cli as timeline_cli
 
-    for module in ("server.inspect.cli", "server.sync.cli", "server.review.cli", "server.timeline.cli"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # that package is not installed in this build
-            raise
-        yield from getattr(mod, "COMMANDS", [])
+    for mod in (inspect_cli, sync_cli, storage_cli, review_cli, timeline_cli):
+        yield from mod.COMMANDS

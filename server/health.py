@@ -30,7 +30,7 @@ def _check_database() -> bool:
 
 def _check_storage() -> bool:
     try:
-        from .sync.storage import get_storage
+        from .storage.backends import get_storage
     except ModuleNotFoundError:
         return True
     try:

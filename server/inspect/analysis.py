@@ -250,7 +250,7 @@ def _unusable(reason: str) -> dict[str, Any]:
 
 def _load_bytes(key: str) -> tuple[bytes, str | None]:
     """The photo's bytes, or a reason why they cannot be analysed. Raises ``AnalysisUnavailable``."""
-    from ..sync.storage import get_storage
+    from ..storage.backends import get_storage
 
     limit = int(current_app.config["PHOTO_MAX_BYTES"])
     try:
@@ -275,7 +275,7 @@ def overlay_key_for(overlay_jpeg: bytes) -> str:
 
 def store_overlay(overlay_jpeg: bytes) -> str:
     """Store the overlay under its content key (once) and answer the key. Raises ``AnalysisUnavailable``."""
-    from ..sync.storage import get_storage
+    from ..storage.backends import get_storage
 
     key = overlay_key_for(overlay_jpeg)
     storage = get_storage()

@@ -1,6 +1,6 @@
 """Background jobs of the inspect package: the photo analysis task.
 
-:func:`enqueue_analysis` is called by :mod:`server.sync.blobs` after a photo's upload is
+:func:`enqueue_analysis` is called by :mod:`server.storage.uploads` after a photo's upload is
 complete and committed. With no broker configured (``CELERY_BROKER_URL`` empty) the task runs
 at once, in-process (Celery eager mode); with a broker a worker picks it up
 (``celery -A server.tasks:celery_app worker``).

@@ -136,7 +136,7 @@ def photo_for_token(secret_key: str, token: str) -> Photo:
 def _storage():
     """The blob storage, or None when this build has none (the report then says "pending upload")."""
     try:
-        from ..sync.storage import get_storage
+        from ..storage.backends import get_storage
     except ImportError:  # pragma: no cover - storage module not in this build
         return None
     try:

@@ -143,7 +143,7 @@ def signed_url(key: str | None) -> str | None:
     if not key:
         return None
     try:
-        from ..sync.storage import get_storage
+        from ..storage.backends import get_storage
 
         return get_storage().presign_get(key, expires_in=current_app.config["STORAGE_PRESIGN_TTL_SECONDS"])
     except Exception:  # a bad key or an unreachable store must not break the queue

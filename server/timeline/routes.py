@@ -267,7 +267,7 @@ class DocumentFile(MethodView):
         doc, _ = service.document_or_404(require(), document_id)
         if not doc.storage_key:
             raise NotFound("No file has been uploaded for this document.")
-        from ..sync.storage import get_storage
+        from ..storage.backends import get_storage
 
         ttl = current_app.config["STORAGE_PRESIGN_TTL_SECONDS"]
         return redirect(get_storage().presign_get(doc.storage_key, expires_in=ttl, content_type=doc.content_type))

@@ -513,7 +513,7 @@ def store_upload(stream, filename: str, content_type: str, prefix: str) -> dict[
     sha = hashlib.sha256(data).hexdigest()
     key = f"{prefix}/{sha}"
     try:
-        from ..sync.storage import get_storage
+        from ..storage.backends import get_storage
 
         storage = get_storage()
         if not storage.exists(key):

@@ -103,7 +103,7 @@ def store_photo(data: bytes, **declare_kw) -> uuid.UUID:
     """Declare a photo and put its bytes straight into storage as ``stored`` (no verification: bad bytes too)."""
     from server.extensions import db
     from server.inspect.models import Photo
-    from server.sync.storage import get_storage
+    from server.storage.backends import get_storage
 
     photo_id = declare_photo(data or b"\0", **declare_kw)
     photo = db.session.get(Photo, photo_id)

@@ -32,7 +32,7 @@ def phone(client, as_inspector):
 
 
 def test_photo_in_tolerance_passes_unflagged_and_the_result_reaches_the_phone(app, client, as_inspector, phone):
-    from server.sync.storage import get_storage
+    from server.storage.backends import get_storage
 
     data = demo_photo("in_tolerance")
     photo_id = push_photo(phone, data)
@@ -178,7 +178,7 @@ def test_an_exception_inside_the_pipeline_ends_unusable_with_a_reason(app, demo,
 
 
 def test_a_photo_missing_from_storage_ends_unusable(app, demo):
-    from server.sync.storage import get_storage
+    from server.storage.backends import get_storage
 
     photo_id = store_photo(b"\xff\xd8\xff\xe0 whatever")
     get_storage().delete(photo_row(photo_id).storage_key)

@@ -44,7 +44,7 @@ def test_bad_bytes_through_the_task_end_unusable_with_a_reason(app, demo, name, 
 
 
 def test_unreadable_storage_ends_unusable_in_process_instead_of_waiting(app, demo, monkeypatch):
-    from server.sync.storage import get_storage
+    from server.storage.backends import get_storage
 
     photo_id = store_photo(demo_photo("in_tolerance"))
 

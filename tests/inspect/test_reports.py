@@ -103,7 +103,7 @@ def test_unknown_share_token_is_not_found(client, demo):
 
 
 def test_stored_photo_appears_in_the_report_and_streams_after_the_check(app, client, as_reviewer, report_url, demo):
-    from server.sync.storage import get_storage
+    from server.storage.backends import get_storage
 
     data = b"\xff\xd8\xff\xe0 fake jpeg bytes"
     key = "photos/" + hashlib.sha256(data).hexdigest()

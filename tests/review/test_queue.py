@@ -69,7 +69,7 @@ def test_bad_filter_is_a_422_with_the_field(client, as_reviewer, demo):
 def test_photo_detail_sets_measured_values_against_tolerances_beside_the_golden_sample(
         client, as_reviewer, demo):
     from server.catalog.models import GoldenSample
-    from server.sync.storage import get_storage
+    from server.storage.backends import get_storage
 
     get_storage().put("golden/tray-ref.jpg", b"ref-bytes", content_type="image/jpeg")
     db.session.get(GoldenSample, demo("golden:tray:1")).reference_photos = ["golden/tray-ref.jpg"]

@@ -142,7 +142,7 @@ def test_document_upload_checks_type_and_stores_the_file(client, demo, as_manage
 
 
 def test_document_upload_answers_503_when_storage_is_down(client, demo, as_manager, monkeypatch):
-    import server.sync.storage as storage
+    import server.storage.backends as storage
 
     def broken(*a, **k):
         raise OSError("bucket unreachable")

@@ -4,7 +4,7 @@ The app talks to :class:`Storage` only. ``STORAGE_URL`` picks the backend:
 
 * ``file:///path/to/folder`` (the embedded default, a folder under ``instance/``):
   :class:`LocalStorage`. Presigned URLs point back at this server
-  (``/api/v1/blobs/storage/<token>``, see :mod:`server.sync.blob_routes`) with a
+  (``/api/v1/blobs/storage/<token>``, see :mod:`server.storage.routes`) with a
   short-lived token signed with ``SECRET_KEY``, so phones upload and download the
   same way as with S3.
 * ``s3://bucket/prefix``: :class:`S3Storage` through boto3 (``S3_ENDPOINT_URL``,
@@ -15,7 +15,7 @@ Keys are ``/``-separated relative names made of ``[a-z0-9._-]`` segments; the lo
 backend refuses anything else, so a key can never leave its folder.
 
 Listing (``list_objects``, ``list_keys``, ``list_multipart``) exists for housekeeping
-(:mod:`server.sync.gc`); the request paths never list.
+(:mod:`server.storage.gc`); the request paths never list.
 """
 from __future__ import annotations
 

@@ -12,11 +12,11 @@ from datetime import timedelta
 
 import pytest
 
-from server.sync.blobs import content_key, staging_key
-from server.sync.storage import get_storage
+from server.storage.uploads import content_key, staging_key
+from server.storage.backends import get_storage
 from tests.support.s3 import s3_app_config, s3_bucket, s3_client, s3_server  # noqa: F401
 from tests.sync.support import new_id
-from tests.sync.test_blobs import PART_BYTES, analysis_calls, app_config, png, send, storage_kind, upload  # noqa: F401
+from tests.storage.test_uploads import PART_BYTES, analysis_calls, app_config, png, send, storage_kind, upload  # noqa: F401
 
 OLD = 49  # hours: past the default grace period of 48 h
 
@@ -304,7 +304,7 @@ def test_dry_run_deletes_nothing_and_says_what_it_would_delete(app, client, runn
 
 
 def test_long_runs_show_progress(app, runner, monkeypatch):
-    from server.sync import gc
+    from server.storage import gc
 
     monkeypatch.setattr(gc, "LIST_PAGE", 2)
     for i in range(5):

@@ -4,7 +4,7 @@
 :func:`purge_blobs` over four kinds of object, each listed from storage:
 
 ``photo``
-    content-addressed photo bytes, ``photos/sha256/ab/cd/<sha256>`` (:func:`~server.sync.blobs.content_key`).
+    content-addressed photo bytes, ``photos/sha256/ab/cd/<sha256>`` (:func:`~server.storage.uploads.content_key`).
     Several photos share one object (dedup), so it is kept while **any** photo row has that
     sha256 or that ``storage_key`` — whatever its state, ``deleted`` flag included: a tombstone
     may still be pulled, and a declared photo may adopt the bytes without uploading them. Only
@@ -40,7 +40,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..inspect.models import Photo
-from .storage import InvalidKey, Storage, StoredObject, validate_key
+from .backends import InvalidKey, Storage, StoredObject, validate_key
 
 CONTENT_PREFIX = "photos/sha256/"
 OVERLAY_PREFIX = "overlays/"

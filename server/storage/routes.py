@@ -1,4 +1,4 @@
-"""Photo upload and download endpoints. HTTP only: rules live in :mod:`server.sync.blobs`."""
+"""Photo upload and download endpoints. HTTP only: rules live in :mod:`server.storage.uploads`."""
 from __future__ import annotations
 
 import uuid
@@ -9,9 +9,9 @@ from flask_smorest import Blueprint
 
 from ..auth import require
 from ..errors import NotFound, Unauthenticated
-from . import blobs
-from .blob_schemas import CompleteSchema, DownloadQuerySchema, DownloadSchema, UploadTargetSchema
-from .storage import InvalidToken, LocalStorage, get_storage
+from . import uploads as blobs
+from .schemas import CompleteSchema, DownloadQuerySchema, DownloadSchema, UploadTargetSchema
+from .backends import InvalidToken, LocalStorage, get_storage
 
 blobs_blp = Blueprint("blobs", __name__, url_prefix="/api/v1/blobs",
                       description="Photo bytes: upload targets, verified completion, signed downloads")

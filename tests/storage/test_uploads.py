@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from server.sync.storage import LocalStorage, get_storage
+from server.storage.backends import LocalStorage, get_storage
 from tests.support.s3 import s3_app_config, s3_bucket, s3_client, s3_server  # noqa: F401
 
 MB = 1024 * 1024
@@ -302,7 +302,7 @@ def test_download_url_is_signed_and_expires(app, client, as_inspector, as_review
         query = parse_qs(urlsplit(body["url"]).query)
         assert query["X-Amz-Expires"] == ["120"] and query["X-Amz-Signature"]
         return
-    import server.sync.storage as storage_mod
+    import server.storage.backends as storage_mod
 
     now = storage_mod._now()
     monkeypatch.setattr(storage_mod, "_now", lambda: now + 121)
@@ -368,14 +368,14 @@ def _encoded(ext: str, width: int, height: int, params: list | None = None) -> b
     (".webp", [64, 101], "webp"),  # quality above 100: lossless (VP8L)
 ])
 def test_header_probe_reads_size_of_real_encoder_output(ext, params, fmt):
-    from server.sync.blobs import probe_image_header
+    from server.storage.uploads import probe_image_header
 
     info = probe_image_header(_encoded(ext, 37, 23, params)[:64 * 1024])
     assert (info.format, info.width_px, info.height_px) == (fmt, 37, 23)
 
 
 def test_header_probe_reads_extended_webp_canvas():
-    from server.sync.blobs import probe_image_header
+    from server.storage.uploads import probe_image_header
 
     vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x10\x00\x00\x00" + (4999).to_bytes(3, "little") + (2999).to_bytes(3, "little")
     data = b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
@@ -384,7 +384,7 @@ def test_header_probe_reads_extended_webp_canvas():
 
 
 def test_header_probe_finds_a_jpeg_frame_behind_a_large_exif_block():
-    from server.sync.blobs import HeaderTruncated, probe_image_header
+    from server.storage.uploads import HeaderTruncated, probe_image_header
 
     jpeg = _encoded(".jpg", 40, 30)
     app1 = b"\xff\xe1" + struct.pack(">H", 65_000) + b"Exif\x00\x00" + os.urandom(65_000 - 8)
@@ -398,7 +398,7 @@ def test_header_probe_finds_a_jpeg_frame_behind_a_large_exif_block():
 @pytest.mark.parametrize("data", [b"", b"GIF89a" + b"\x00" * 40, b"\x89PNG\r\n\x1a\n" + b"\x00" * 30,
                                   b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 30])
 def test_header_probe_refuses_other_or_corrupt_bytes(data):
-    from server.sync.blobs import probe_image_header
+    from server.storage.uploads import probe_image_header
 
     assert probe_image_header(data) is None
 
@@ -426,7 +426,7 @@ def test_two_uploads_of_the_same_bytes_leave_one_object(app, client, as_inspecto
 
 
 def test_a_complete_racing_a_finished_one_does_not_enqueue_again(app, client, as_inspector, analysis_calls):
-    from server.sync import blobs
+    from server.storage import uploads as blobs
 
     data = png()
     photo_id = declare(data)

@@ -8,7 +8,7 @@ import os
 import pytest
 import requests
 
-from server.sync.storage import InvalidKey, LocalStorage, S3Storage, sha256_of, storage_from_config
+from server.storage.backends import InvalidKey, LocalStorage, S3Storage, sha256_of, storage_from_config
 from tests.support.s3 import s3_bucket, s3_server  # noqa: F401
 
 BACKENDS = ["local", "s3"]

@@ -37,7 +37,7 @@ from ..catalog.models import PurchaseOrder
 from ..errors import Conflict, Forbidden, LinesideError, NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
 from ..extensions import db
 from ..inspect.models import Inspection, Photo
-from .storage import Part, Storage, get_storage, sha256_of
+from .backends import Part, Storage, get_storage, sha256_of
 
 log = logging.getLogger(__name__)
 
