@@ -111,10 +111,20 @@ async function registerServiceWorker() {
     navigator.serviceWorker.addEventListener('message', (e) => {
       if (e.data?.type === 'sync') syncNow();
     });
-    // Background Sync where the browser has it: the worker asks open pages to sync.
+    // Background Sync where the browser has it: the worker asks open pages to sync (or syncs
+    // itself when none is open). The tag is registered when new work is queued and when the page
+    // is hidden with work pending; never on every state change, which made an unreachable server
+    // fire the sync event again and again.
     if ('sync' in reg) {
+      const register = () => reg.sync.register('lineside-sync').catch(() => {});
+      let queued = syncState.pending + syncState.photosPending;
       syncState.addEventListener('change', () => {
-        if (syncState.pending || syncState.photosPending) reg.sync.register('lineside-sync').catch(() => {});
+        const now = syncState.pending + syncState.photosPending;
+        if (now > queued) register();
+        queued = now;
+      });
+      document.addEventListener('visibilitychange', () => {
+        if (document.visibilityState === 'hidden' && syncState.pending + syncState.photosPending) register();
       });
     }
   } catch (err) {

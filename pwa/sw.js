@@ -4,7 +4,7 @@
 
 import { state as syncState, syncNow } from './app/lib/sync.js';
 
-const VERSION = '2026.11.28-2';
+const VERSION = '2026.12.04-1';
 const SHELL_CACHE = `lineside-shell-${VERSION}`;
 const EXPECTED_CACHES = [SHELL_CACHE];
 const SYNC_TAG = 'lineside-sync';

@@ -39,6 +39,14 @@ export function when(ms) {
   return new Date(ms).toLocaleString(current, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
+/** A time of day (today) or a short date and time (earlier), in the current language. */
+export function clock(ms) {
+  const d = new Date(ms);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? d.toLocaleTimeString(current, { hour: '2-digit', minute: '2-digit' })
+    : d.toLocaleString(current, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
 /** A byte count in plain words. */
 export function bytes(n) {
   if (n < 1024) return t('storage.bytes', { n });

@@ -15,12 +15,14 @@ export const PUSH_BATCH_MAX = 500;
 export const PULL_LIMIT = 500;
 const BACKOFF_MIN_MS = 2000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
+const RETRY_AFTER_MAX_MS = 60 * 60 * 1000;
 
 /** Sync state, observable through 'change' events. */
 export const state = Object.assign(new EventTarget(), {
   running: false,
   pending: 0, // outbox entries
   photosPending: 0,
+  photosFailed: 0, // photos the server refused (4xx): not retried until the inspector says so
   upload: null, // {id, loaded, total}
   lastSync: null, // ms since epoch of the last complete sync
   error: null, // {key, detail} in plain words via i18n
@@ -52,10 +54,11 @@ function emit() {
 export async function refreshCounts() {
   const [pending, photos, issues] = await tx(['outbox', 'photos', 'issues'], 'readonly', async (t) => [
     await req(t.objectStore('outbox').count()),
-    (await req(t.objectStore('photos').getAll())).filter((p) => p.state === 'pending').length,
+    await req(t.objectStore('photos').getAll()),
     await req(t.objectStore('issues').count()),
   ]);
-  Object.assign(state, { pending, photosPending: photos, issues });
+  Object.assign(state, { pending, issues, photosPending: photos.filter((p) => p.state === 'pending').length,
+    photosFailed: photos.filter((p) => p.state === 'failed').length });
   state.lastSync = (await kvGet('last_sync')) ?? null;
   emit();
   return state;
@@ -361,8 +364,11 @@ export async function uploadPhotos() {
     } catch (err) {
       state.upload = null;
       if (err instanceof ApiError && !err.retryable && err.status !== 401 && err.status !== 409) {
-        // Keep the photo; record why, and try again on the next sync.
-        await tx(['photos'], 'readwrite', (t) => t.objectStore('photos').put({ ...photo, last_error: err.message }));
+        // The server answered on purpose: asking again would get the same answer. Keep the photo,
+        // show why next to it, and retry only when the inspector asks (retryPhoto).
+        await tx(['photos'], 'readwrite', (t) => t.objectStore('photos').put({ ...photo, state: 'failed',
+          last_error: err.message, failed_status: err.status, failed_at: Date.now() }));
+        await refreshCounts();
         continue;
       }
       throw err;
@@ -372,25 +378,59 @@ export async function uploadPhotos() {
   return photos.length;
 }
 
+/** The inspector fixed what the server refused (or wants to try again): offer the photo again. */
+export async function retryPhoto(id) {
+  await tx(['photos'], 'readwrite', async (t) => {
+    const store = t.objectStore('photos');
+    const p = await req(store.get(id));
+    if (p?.state === 'failed') store.put({ ...p, state: 'pending', last_error: null, failed_status: null });
+  });
+  await refreshCounts();
+  return syncNow({ force: true });
+}
+
 // ---------------------------------------------------------------- the loop
+//
+// One back-off for every trigger (start, online, visibility, timer, saves, Background Sync,
+// the worker): after a failure the next automatic attempt waits 2 s, 4 s, 8 s … 5 min (half of it
+// jittered), or longer when the server said Retry-After. The state lives in IndexedDB (kv
+// `sync_backoff`) so the page and the service worker wait out the same delay; only the
+// inspector's "Sync now" tries at once. Answers the server gave on purpose (4xx other than
+// 401/408/409/429) are not retried at all: they are shown as problems to fix.
 
 let running = null;
-let backoff = 0;
 let retryTimer = null;
 
-function describe(err) {
+async function readBackoff() {
+  try { return (await kvGet('sync_backoff')) ?? null; } catch { return null; }
+}
+
+/** Delay before attempt number `failures + 1`: exponential, half jittered, at least Retry-After. */
+export function backoffDelay(failures, retryAfter = null, random = Math.random) {
+  const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.max(0, failures - 1));
+  const jittered = ceiling / 2 + random() * (ceiling / 2);
+  return retryAfter ? Math.max(jittered, Math.min(retryAfter, RETRY_AFTER_MAX_MS)) : jittered;
+}
+
+function describe(err, since) {
   if (!(err instanceof ApiError)) return { key: 'sync.error.unknown', detail: String(err?.message ?? err) };
-  if (err.status === 0) return { key: 'sync.error.offline' };
+  if (err.status === 0) return { key: 'sync.error.unreachable', since };
   if (err.status === 401) return { key: 'sync.error.signin' };
   if (err.status === 409 && err.code === 'protocol_outdated') return { key: 'sync.error.update' };
-  if (err.status === 503 || err.status === 502 || err.status === 504) return { key: 'sync.error.busy' };
+  if (err.status === 503 || err.status === 502 || err.status === 504 || err.status === 429) return { key: 'sync.error.busy', since };
   if (err.status === 404) return { key: 'sync.error.unavailable' };
   return { key: 'sync.error.server', detail: err.message };
 }
 
-async function runOnce() {
-  state.running = true;
-  state.error = null;
+function armTimer(at) {
+  clearTimeout(retryTimer);
+  state.retryAt = at;
+  retryTimer = setTimeout(() => { syncNow(); }, Math.max(0, at - Date.now()));
+}
+
+async function runOnce(previous) {
+  const startedAt = Date.now();
+  state.running = true; // the last error stays in sight until an attempt succeeds
   emit();
   try {
     await push();
@@ -399,15 +439,22 @@ async function runOnce() {
     await push(); // anything queued while we pulled
     state.lastSync = Date.now();
     await kvSet('last_sync', state.lastSync);
+    await kvSet('sync_backoff', null);
     await checkStorage();
+    state.error = null;
     state.needsSignIn = false;
-    backoff = 0;
     state.retryAt = null;
   } catch (err) {
-    state.error = describe(err);
+    const since = previous?.since ?? startedAt;
+    state.error = describe(err, since);
     if (err instanceof ApiError && err.status === 401) state.needsSignIn = true;
     else if (err instanceof ApiError && err.code === 'protocol_outdated') state.needsUpdate = true;
-    else if (!(err instanceof ApiError) || err.retryable || err.status === 404) scheduleRetry();
+    else if (!(err instanceof ApiError) || err.retryable || err.status === 404) {
+      const failures = (previous?.failures ?? 0) + 1;
+      const nextAt = Date.now() + backoffDelay(failures, err.retryAfterMs ?? null);
+      await kvSet('sync_backoff', { failures, nextAt, since, error: state.error }).catch(() => {});
+      armTimer(nextAt);
+    }
   } finally {
     state.running = false;
     await refreshCounts().catch(() => {});
@@ -415,30 +462,31 @@ async function runOnce() {
   }
 }
 
-function scheduleRetry() {
-  backoff = Math.min(BACKOFF_MAX_MS, backoff ? backoff * 2 : BACKOFF_MIN_MS);
-  const delay = backoff / 2 + Math.random() * (backoff / 2);
-  clearTimeout(retryTimer);
-  state.retryAt = Date.now() + delay;
-  retryTimer = setTimeout(() => { syncNow(); }, delay);
-}
-
 /**
- * Run one sync (push, pull, photos) unless one is already running; resolves when it is done.
- * Never throws: failures land in state.error and schedule a retry with backoff.
+ * Run one sync (push, pull, photos) unless one is already running or the shared back-off says
+ * to wait (then the retry timer is armed and the last error stays shown); resolves when done.
+ * `force` (the "Sync now" button) tries at once. Never throws: failures land in state.error.
  */
-export function syncNow() {
+export function syncNow({ force = false } = {}) {
   if (running) return running;
   if (state.needsSignIn || state.needsUpdate) return Promise.resolve(state);
-  clearTimeout(retryTimer);
-  const work = () => runOnce();
-  running = (navigator.locks ? navigator.locks.request('lineside-sync', work) : work())
-    .finally(() => { running = null; });
+  running = (async () => {
+    const previous = await readBackoff();
+    if (!force && previous && previous.nextAt > Date.now()) {
+      if (!state.error && previous.error) { state.error = previous.error; emit(); }
+      armTimer(previous.nextAt);
+      await refreshCounts().catch(() => {});
+      return state;
+    }
+    clearTimeout(retryTimer);
+    const work = () => runOnce(previous);
+    return navigator.locks ? navigator.locks.request('lineside-sync', work) : work();
+  })().finally(() => { running = null; });
   return running;
 }
 
 /** After signing in again: clear the sign-in flag and sync. */
 export function resume() {
   state.needsSignIn = false;
-  return syncNow();
+  return syncNow({ force: true });
 }

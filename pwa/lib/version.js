@@ -1,2 +1,2 @@
 // The release, shown in Settings; bump together with VERSION in sw.js.
-export const APP_VERSION = '2026.11.28-2';
+export const APP_VERSION = '2026.12.04-1';

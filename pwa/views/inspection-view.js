@@ -457,11 +457,12 @@ class InspectionScreen {
         let src = '';
         if (local?.thumb) { src = URL.createObjectURL(local.thumb); this.urls.push(src); }
         const d = decisions.get(p.id);
-        const state = local && local.state !== 'done' ? 'pending' : 'done';
+        const state = !local || local.state === 'done' ? 'done' : (local.state === 'failed' ? 'failed' : 'pending');
         return html`<li>${src ? html`<img src="${src}" alt="${p.fields.item_key ?? p.fields.defect_id ?? ''}">` : ''}
           <span class="badge ${state === 'done' ? 'ok' : 'warn'}" data-testid="photo-state">${t(`photo.state.${state}`)}</span>
           ${d ? html`<span class="badge decision-${d.decision}">${t(`insp.decision.${d.decision}`)}</span>` : ''}
-          ${local?.last_error && state === 'pending' ? html`<span class="small-text">${t('photo.error', { detail: local.last_error })}</span>` : ''}</li>`;
+          ${state === 'failed' ? html`<p class="problem" role="alert" data-testid="photo-problem">${t('photo.error', { detail: local.last_error ?? '' })}</p>
+            <button type="button" class="small" data-action="retry-photo" data-id="${p.id}">${t('photo.retry')}</button>` : ''}</li>`;
       })}</ul>`);
     for (const badge of this.root.querySelectorAll('[data-count-for]')) {
       badge.textContent = String(this.by.photo.filter((p) => p.fields.item_key === badge.dataset.countFor).length);
@@ -563,6 +564,12 @@ class InspectionScreen {
       await tx(['issues'], 'readwrite', (x) => x.objectStore('issues').delete(button.dataset.key));
       this.issues = this.issues.filter((i) => i.key !== button.dataset.key);
       this.drawIssues();
+    } else if (action === 'retry-photo') {
+      const { retryPhoto } = await import('../lib/sync.js');
+      const p = this.photoBytes.get(button.dataset.id);
+      if (p) this.photoBytes.set(p.id, { ...p, state: 'pending', last_error: null });
+      this.drawPhotos();
+      await retryPhoto(button.dataset.id);
     } else if (action === 'retake-done') {
       const d = this.by.decision.find((x) => x.id === button.dataset.id);
       await this.save('decision', d.id, { resolved: true });

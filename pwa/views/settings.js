@@ -52,11 +52,11 @@ export async function show(root, ctx) {
   const message = root.querySelector('[data-testid="settings-message"]');
   root.querySelectorAll('[data-action]').forEach((b) => b.addEventListener('click', async () => {
     const counts = await refreshCounts();
-    const unsynced = counts.pending + counts.photosPending;
+    const unsynced = counts.pending + counts.photosPending + counts.photosFailed;
     const action = b.dataset.action;
     if (unsynced) {
       message.textContent = t(action === 'signout' ? 'settings.signoutBlocked' : 'settings.clearBlocked',
-        { changes: counts.pending, photos: counts.photosPending });
+        { changes: counts.pending, photos: counts.photosPending + counts.photosFailed });
       return;
     }
     if (action === 'signout') {

@@ -40,8 +40,8 @@ export async function show(root, ctx) {
       const previous = (await kvGet('session'))?.user?.id ?? (await kvGet('last_user_id'));
       if (previous && previous !== data.user.id) {
         const counts = await refreshCounts();
-        if (counts.pending + counts.photosPending) {
-          error.textContent = t('signin.otherUser', { changes: counts.pending, photos: counts.photosPending });
+        if (counts.pending + counts.photosPending + counts.photosFailed) {
+          error.textContent = t('signin.otherUser', { changes: counts.pending, photos: counts.photosPending + counts.photosFailed });
           api('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${data.token}` }, auth: false }).catch(() => {});
           button.disabled = false;
           button.textContent = t('signin.submit');

@@ -3,7 +3,7 @@
 // The text lives in an ARIA live region so screen readers hear what changed.
 
 import { html, render } from '../../lib/html.js';
-import { t, when } from '../../i18n/index.js';
+import { clock, t, when } from '../../i18n/index.js';
 import { state, syncNow } from '../../lib/sync.js';
 
 class SyncStatus extends HTMLElement {
@@ -12,7 +12,7 @@ class SyncStatus extends HTMLElement {
     state.addEventListener('change', this.onChange);
     this.addEventListener('click', (e) => {
       const action = e.target.closest('[data-action]')?.dataset.action;
-      if (action === 'sync') syncNow();
+      if (action === 'sync') syncNow({ force: true });
       if (action === 'signin') location.hash = '#/signin';
     });
     this.refresh();
@@ -54,9 +54,9 @@ class SyncStatus extends HTMLElement {
     const s = state;
     const p = this.parts;
     const parts = [s.pending ? t('sync.pending', { n: s.pending }) : t('sync.pendingNone')];
-    if (s.photosPending) parts.push(t('sync.photos', { n: s.photosPending }));
+    if (s.photosPending) parts.push(t(s.photosPending === 1 ? 'sync.photo' : 'sync.photos', { n: s.photosPending }));
     const pct = s.upload && s.upload.total ? Math.round((100 * s.upload.loaded) / s.upload.total) : null;
-    const offline = s.error?.key === 'sync.error.offline';
+    const offline = s.error?.key === 'sync.error.unreachable';
     this.dataset.level = s.error && !offline ? 'error' : (s.pending || s.photosPending || offline ? 'pending' : 'ok');
     p.pending.textContent = parts.join(' · ');
     p.upload.hidden = pct === null;
@@ -65,13 +65,14 @@ class SyncStatus extends HTMLElement {
     p.progress.value = pct ?? 0;
     p.progress.setAttribute('aria-label', p.upload.textContent);
     p.last.textContent = s.lastSync ? t('sync.last', { when: when(s.lastSync) }) : t('sync.never');
-    p.issues.hidden = !s.issues;
-    p.issues.textContent = s.issues ? t('sync.issues', { n: s.issues }) : '';
+    const problems = s.issues + (s.photosFailed ?? 0);
+    p.issues.hidden = !problems;
+    p.issues.textContent = problems ? t(problems === 1 ? 'sync.issue' : 'sync.issues', { n: problems }) : '';
     p.button.dataset.action = s.needsSignIn ? 'signin' : 'sync';
     p.button.textContent = s.needsSignIn ? t('sync.signin') : (s.running ? t('sync.running') : t('sync.now'));
     p.button.disabled = s.running && !s.needsSignIn;
     p.error.hidden = !s.error;
-    p.error.textContent = s.error ? t(s.error.key, { detail: s.error.detail ?? '' }) : '';
+    p.error.textContent = s.error ? t(s.error.key, { detail: s.error.detail ?? '', since: s.error.since ? clock(s.error.since) : '' }) : '';
     p.storage.hidden = !s.storageLow;
     p.storage.textContent = s.storageLow ? t('settings.low') : '';
   }
