@@ -11,6 +11,7 @@ Every answer carries a stable ``code``. The codes:
 | not_found            | 404    | no such resource, or it belongs to another tenant          |
 | method_not_allowed   | 405    | the resource does not answer this HTTP method              |
 | conflict             | 409    | the request clashes with the current state                 |
+| release_blocked      | 409    | a shipment's release gate holds (see ``missing``)          |
 | protocol_outdated    | 409    | the phone speaks an old sync protocol and must update      |
 | gone                 | 410    | the sync cursor is too old or the scope changed: resync    |
 | payload_too_large    | 413    | the body, the batch or the file is over its limit          |

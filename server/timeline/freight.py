@@ -196,3 +196,21 @@ def freight_alerts(today: date, cargo_cutoff: date | None, *, packing_list_compl
                              {"shipment": shipment, "missing": list(missing_documents),
                               "cargo_cutoff": cargo_cutoff.isoformat(), "days_left": days}))
     return out
+
+
+def container_alerts(container_type: str, container_count: int, fits: Sequence[ContainerFit],
+                     shipment: str = "") -> list[AlertSpec]:
+    """A ``freight_container`` alert when the booked containers cannot hold the packing list.
+
+    Raised as soon as it is known (not only near the cut-off): re-booking takes days.
+    """
+    fit = next((f for f in fits if f.code == container_type), None)
+    if fit is None or fit.containers_needed <= container_count:
+        return []
+    by = [w for w, n in (("volume", fit.needed_by_volume), ("weight", fit.needed_by_weight)) if n > container_count]
+    return [AlertSpec("freight_container", f"shipment:{shipment}", "high",
+                      f"Shipment {shipment}: the cargo needs {fit.containers_needed} × {container_type} "
+                      f"(by {' and '.join(by)}); {container_count} booked.",
+                      {"shipment": shipment, "container_type": container_type, "booked": container_count,
+                       "needed": fit.containers_needed, "needed_by_volume": fit.needed_by_volume,
+                       "needed_by_weight": fit.needed_by_weight})]

@@ -163,6 +163,8 @@ class Shipment(IdMixin, TimestampMixin, db.Model):
     port_of_loading: Mapped[str] = mapped_column(String(80), default="")
     port_of_discharge: Mapped[str] = mapped_column(String(80), default="")
     container_type: Mapped[str] = mapped_column(String(8), default="")
+    # How many containers of ``container_type`` are booked; the release gate checks the cargo fits.
+    container_count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     cargo_cutoff: Mapped[date | None] = mapped_column(Date)
     etd: Mapped[date | None] = mapped_column(Date)
     eta: Mapped[date | None] = mapped_column(Date)
@@ -214,8 +216,29 @@ class ExportDocument(IdMixin, TimestampMixin, db.Model):
     sha256: Mapped[str | None] = mapped_column(String(64))
     uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the brand rejected the file (required to reject; cleared by the next upload).
+    rejection_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     shipment: Mapped[Shipment] = relationship(back_populates="documents")
+
+
+class GateWaiver(IdMixin, TimestampMixin, db.Model):
+    """A brand editor's decision to release a shipment without one item of the release gate.
+
+    ``item`` and ``subject`` name the gate item (see :mod:`server.timeline.gate`); a waiver
+    covers exactly that item, so a new problem is never waived in advance. Revoking keeps the
+    row (``revoked_at``) so the audit trail stays whole.
+    """
+
+    __tablename__ = "shipment_gate_waivers"
+
+    shipment_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("shipments.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(120), default="")
+    reason: Mapped[str] = mapped_column(Text)
+    waived_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
 
 
 class Issue(IdMixin, TimestampMixin, db.Model):

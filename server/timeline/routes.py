@@ -11,10 +11,11 @@ from sqlalchemy import select
 from ..auth import require
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
-from . import service
+from . import release, service
 from .models import MILESTONE_KINDS, GoldenSampleSubmission, Material, Milestone, Shipment
 from .schemas import (AlertQuerySchema, AlertSchema, CommentFormSchema, DecisionSchema, DocumentSchema,
-                      DocumentUpdateSchema, FromInspectionSchema, IssueCommentSchema, IssueQuerySchema, IssueSchema,
+                      DocumentUpdateSchema, FromInspectionSchema, GateSchema, ReleaseSchema, ShipmentAuditSchema,
+                      WaiverSchema, IssueCommentSchema, IssueQuerySchema, IssueSchema,
                       IssueUpdateSchema, MaterialSchema, MaterialUpdateSchema, MilestoneSchema,
                       MilestoneUpdateSchema, PackingListSchema, ProgressSchema, RiskRowSchema, ScheduleSchema,
                       ShipmentDetailSchema, ShipmentSchema, ShipmentUpdateSchema, SubmissionSchema, TimelineSchema,
@@ -226,6 +227,69 @@ class PackingList(MethodView):
         p = require()
         shipment, po = service.shipment_or_404(p, shipment_id)
         return _shipment_detail(service.replace_packing_list(p, shipment, po, body["cartons"]), po)
+
+
+@blp.route("/shipments/<uuid:shipment_id>/gate")
+class ShipmentGate(MethodView):
+    @blp.response(200, GateSchema)
+    def get(self, shipment_id: uuid.UUID):
+        """The shipment's release gate: what is missing before it may depart, and what was waived"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        return release.shipment_gate(p, shipment, po)
+
+
+@blp.route("/shipments/<uuid:shipment_id>/release")
+class ShipmentRelease(MethodView):
+    @blp.arguments(ReleaseSchema)
+    @blp.response(200, GateSchema)
+    def post(self, body, shipment_id: uuid.UUID):
+        """Release the shipment (mark it departed); 409 release_blocked with the missing items"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        return release.release_shipment(p, shipment, po, body.get("departed_on"))
+
+
+@blp.route("/shipments/<uuid:shipment_id>/gate/waivers")
+class ShipmentWaivers(MethodView):
+    @blp.response(200, WaiverSchema(many=True))
+    def get(self, shipment_id: uuid.UUID):
+        """Waivers of the shipment's gate, revoked ones included"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        release.shipment_gate(p, shipment, po)  # same readers as the gate
+        from .models import GateWaiver
+
+        return db.session.scalars(select(GateWaiver).where(GateWaiver.shipment_id == shipment.id)
+                                  .order_by(GateWaiver.created_at)).all()
+
+    @blp.arguments(WaiverSchema)
+    @blp.response(201, WaiverSchema)
+    def post(self, body, shipment_id: uuid.UUID):
+        """Waive one missing gate item with a reason (brand editors; audited)"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        return release.waive_item(p, shipment, po, body)
+
+
+@blp.route("/gate-waivers/<uuid:waiver_id>")
+class GateWaiverItem(MethodView):
+    @blp.response(200, WaiverSchema)
+    def delete(self, waiver_id: uuid.UUID):
+        """Revoke a waiver before the shipment departs (brand editors; audited)"""
+        p = require()
+        w, shipment, po = release.waiver_or_404(p, waiver_id)
+        return release.revoke_waiver(p, w, shipment, po)
+
+
+@blp.route("/shipments/<uuid:shipment_id>/audit")
+class ShipmentAudit(MethodView):
+    @blp.response(200, ShipmentAuditSchema(many=True))
+    def get(self, shipment_id: uuid.UUID):
+        """The shipment's audit trail: releases, waivers, document decisions"""
+        p = require()
+        shipment, po = service.shipment_or_404(p, shipment_id)
+        return release.shipment_audit(p, shipment, po)
 
 
 @blp.route("/shipments/<uuid:shipment_id>/documents")

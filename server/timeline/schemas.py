@@ -5,6 +5,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from ..catalog.schemas import PurchaseOrderSchema
 from .forecast import is_overdue
+from .gate import GATE_ITEMS
 from .models import (DISCREPANCY_CATEGORIES, DOCUMENT_STATUSES, ISSUE_SEVERITIES, ISSUE_STATUSES, ISSUE_TYPES,
                      MILESTONE_KINDS, SAMPLE_CHECKS)
 
@@ -173,11 +174,14 @@ class DocumentSchema(_Record):
     sha256 = fields.String(dump_only=True, allow_none=True)
     storage_key = fields.String(dump_only=True, allow_none=True)
     uploaded_at = fields.DateTime(dump_only=True, allow_none=True)
+    rejection_reason = fields.String(dump_only=True)
 
 
 class DocumentUpdateSchema(Schema):
     status = fields.String(validate=validate.OneOf([s for s in DOCUMENT_STATUSES if s != "missing"]))
     required = fields.Boolean()
+    reason = fields.String(validate=validate.Length(max=2000),
+                           metadata={"description": "why: required to reject or to mark not applicable"})
 
 
 class UploadSchema(Schema):
@@ -198,6 +202,8 @@ class ShipmentSchema(_Record):
     port_of_loading = fields.String(load_default="", validate=validate.Length(max=80))
     port_of_discharge = fields.String(load_default="", validate=validate.Length(max=80))
     container_type = fields.String(load_default="", validate=validate.OneOf(["", "20GP", "40GP", "40HC"]))
+    container_count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100),
+                                     metadata={"description": "containers of container_type booked"})
     cargo_cutoff = _date(allow_none=True, load_default=None)
     etd = _date(allow_none=True, load_default=None)
     eta = _date(allow_none=True, load_default=None)
@@ -217,6 +223,7 @@ class ShipmentUpdateSchema(Schema):
     port_of_loading = fields.String(validate=validate.Length(max=80))
     port_of_discharge = fields.String(validate=validate.Length(max=80))
     container_type = fields.String(validate=validate.OneOf(["", "20GP", "40GP", "40HC"]))
+    container_count = fields.Integer(validate=validate.Range(min=1, max=100))
     cargo_cutoff = _date(allow_none=True)
     etd = _date(allow_none=True)
     eta = _date(allow_none=True)
@@ -426,3 +433,54 @@ class RiskRowSchema(Schema):
     open_issues = fields.Integer()
     overdue_issues = fields.Integer()
     top_attention = fields.String(allow_none=True)
+
+
+# -- release gate -------------------------------------------------------------------------------
+
+class GateWaiverRefSchema(Schema):
+    id = fields.String()
+    reason = fields.String()
+    waived_by_id = fields.String(allow_none=True)
+    waived_at = fields.String()
+
+
+class GateItemSchema(Schema):
+    item = fields.String(metadata={"description": "production_incomplete, final_inspection_not_passed, "
+                                                  "document_missing, document_not_approved, document_rejected, "
+                                                  "packing_list_incomplete, container_not_booked, container_too_small"})
+    subject = fields.String()
+    message = fields.String()
+    details = fields.Dict()
+    waiver = fields.Nested(GateWaiverRefSchema)
+
+
+class GateSchema(Schema):
+    shipment_id = fields.UUID()
+    reference = fields.String()
+    released = fields.Boolean()
+    departed_on = fields.Date(allow_none=True)
+    ready = fields.Boolean()
+    missing = fields.List(fields.Nested(GateItemSchema))
+    waived = fields.List(fields.Nested(GateItemSchema))
+
+
+class ReleaseSchema(Schema):
+    departed_on = _date(load_default=None, allow_none=True, metadata={"description": "default: today"})
+
+
+class WaiverSchema(_Record):
+    shipment_id = fields.UUID(dump_only=True)
+    item = fields.String(required=True, validate=validate.OneOf(GATE_ITEMS))
+    subject = fields.String(load_default="", validate=validate.Length(max=120))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    waived_by_id = fields.UUID(dump_only=True, allow_none=True)
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+    revoked_by_id = fields.UUID(dump_only=True, allow_none=True)
+
+
+class ShipmentAuditSchema(Schema):
+    id = fields.UUID()
+    action = fields.String()
+    changes = fields.Dict()
+    user_id = fields.UUID(allow_none=True)
+    at = fields.DateTime()

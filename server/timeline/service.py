@@ -275,6 +275,9 @@ def set_milestone(p: Principal, po: PurchaseOrder, kind: str, data: dict[str, An
     ``missing_golden_samples``) when the gate holds, ``Forbidden``, ``ValidationFailed``.
     """
     require_party(p, po)
+    if kind in ("departed", "cargo_cutoff") and data.get("actual_date"):
+        raise Conflict("A departure is recorded by releasing the shipment through its release gate "
+                       "(POST /shipments/{id}/release), not by hand.")
     subject = data.get("subject", "")
     row = db.session.scalar(select(Milestone).where(Milestone.purchase_order_id == po.id, Milestone.kind == kind,
                                                     Milestone.subject == subject))
@@ -358,6 +361,10 @@ def create_shipment(p: Principal, po: PurchaseOrder, data: dict[str, Any]) -> Sh
     if db.session.scalar(select(Shipment.id).where(Shipment.purchase_order_id == po.id,
                                                    Shipment.reference == data["reference"])):
         raise Conflict(f"Shipment {data['reference']} already exists on this PO.")
+    if data.get("departed_on"):
+        # A new shipment has no packing list, documents or inspections yet: it cannot pass the gate.
+        raise ValidationFailed(errors={"departed_on": ["Create the shipment first, then release it through the "
+                                                       "release gate."]})
     shipment = Shipment(purchase_order_id=po.id, **data)
     if shipment.booking_number and not shipment.booked_on:
         shipment.booked_on = today_utc()
@@ -377,6 +384,10 @@ def update_shipment(p: Principal, shipment: Shipment, po: PurchaseOrder, data: d
     """
     require_party(p, po)
     complete = data.pop("packing_list_complete", None)
+    departing = data.get("departed_on") is not None and shipment.departed_on is None
+    departed_on = data.pop("departed_on", None) if departing else None
+    if shipment.departed_on is not None and "departed_on" in data and data["departed_on"] != shipment.departed_on:
+        raise Conflict("The shipment has departed; its departure date is recorded by the release.")
     for key, value in data.items():
         setattr(shipment, key, value)
     if shipment.booking_number and not shipment.booked_on:
@@ -389,6 +400,17 @@ def update_shipment(p: Principal, shipment: Shipment, po: PurchaseOrder, data: d
         shipment.packing_list_completed_on = today_utc()
     elif complete is False:
         shipment.packing_list_completed_on = None
+    if departing:
+        from .release import check_release, record_shipment_event
+
+        db.session.flush()
+        try:
+            check_release(shipment, po, departed_on)
+        except Conflict:
+            db.session.rollback()  # nothing of this request is kept when the gate holds
+            raise
+        shipment.departed_on = departed_on
+        record_shipment_event(shipment, "release", {"departed_on": [None, departed_on.isoformat()]}, p.id)
     refresh_alerts(po)
     db.session.commit()
     return shipment
@@ -479,14 +501,30 @@ def update_document(p: Principal, doc: ExportDocument, po: PurchaseOrder, data: 
     """
     require_party(p, po)
     status = data.get("status")
+    reason = (data.pop("reason", None) or "").strip()
     if status in ("approved", "rejected", "not_applicable") and not is_brand_editor(p, po):
         raise Forbidden("Only the brand's admins and reviewers approve, reject or waive documents.")
     if status == "approved" and not doc.storage_key:
         raise Conflict("Upload the file before approving the document.")
     if status == "uploaded" and not doc.storage_key:
         raise Conflict("Upload the file first.")
+    if status in ("rejected", "not_applicable") and not reason:
+        raise ValidationFailed(errors={"reason": ["Say why the document is "
+                                                  f"{'rejected' if status == 'rejected' else 'not needed'}."]})
+    if "required" in data and data["required"] is False and doc.required and not is_brand_editor(p, po):
+        raise Forbidden("Only the brand's admins and reviewers decide that a document is not required.")
+    old = {"status": doc.status, "required": doc.required}
     for key, value in data.items():
         setattr(doc, key, value)
+    doc.rejection_reason = reason if status == "rejected" else ("" if status else doc.rejection_reason)
+    changes = {k: [v, getattr(doc, k)] for k, v in old.items() if v != getattr(doc, k)}
+    if changes:
+        from .release import record_shipment_event
+
+        if reason:
+            changes["reason"] = [None, reason]
+        changes["document"] = [None, doc.kind]
+        record_shipment_event(doc.shipment, "document", changes, p.id)
     refresh_alerts(po)
     db.session.commit()
     return doc
@@ -534,6 +572,7 @@ def upload_document(p: Principal, doc: ExportDocument, po: PurchaseOrder, stream
     for key, value in stored.items():
         setattr(doc, key, value)
     doc.status, doc.uploaded_by_id, doc.uploaded_at = "uploaded", p.id, utcnow()
+    doc.rejection_reason = ""
     refresh_alerts(po)
     db.session.commit()
     return doc
@@ -675,7 +714,8 @@ def issue_from_inspection(p: Principal, inspection_id: uuid.UUID) -> tuple[Issue
 
 
 ALERT_ISSUE_TYPES = {"delay_risk": "partial_production_delay", "freight_packing_list": "freight_scheduling_conflict",
-                     "freight_documents": "freight_scheduling_conflict"}
+                     "freight_documents": "freight_scheduling_conflict",
+                     "freight_container": "freight_scheduling_conflict"}
 
 
 def issue_from_alert(p: Principal, alert: PoAlert, po: PurchaseOrder) -> tuple[Issue, bool]:
@@ -746,9 +786,12 @@ def wanted_alerts(po: PurchaseOrder, today: date) -> tuple[fc.Forecast, list[fc.
     for s in db.session.scalars(select(Shipment).where(Shipment.purchase_order_id == po.id)):
         if s.departed_on is not None:
             continue
+        check = packing_check(s, po)
         specs += fr.freight_alerts(today, s.cargo_cutoff, packing_list_complete=s.packing_list_completed_on is not None,
-                                   packing_ok=packing_check(s, po).ok, missing_documents=missing_documents(s),
+                                   packing_ok=check.ok, missing_documents=missing_documents(s),
                                    warn_days=FREIGHT_WARN_DAYS, shipment=s.reference)
+        if s.booking_number and s.container_type:
+            specs += fr.container_alerts(s.container_type, s.container_count or 0, check.fits, shipment=s.reference)
     issues = db.session.scalars(select(Issue).where(Issue.purchase_order_id == po.id)).all()
     specs += fc.overdue_issue_alerts(today, [fc.IssueInput(str(i.id), i.title, i.due_date, i.status) for i in issues])
     return f, specs
@@ -925,8 +968,10 @@ def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> d
                          actual("container_booked", ship.booked_on if ship else None), today,
                          booking_number=ship.booking_number if ship else ""))
     cutoff = ship.cargo_cutoff if ship else None
+    # The cut-off is done once the cargo left and the day has come, never on a future date.
     ms.append(_milestone("cargo_cutoff", "", "Cargo cut-off", planned("cargo_cutoff", cutoff), None,
-                         actual("cargo_cutoff", cutoff if ship and ship.departed_on else None), today))
+                         actual("cargo_cutoff", cutoff if ship and ship.departed_on and cutoff and cutoff <= today
+                                else None), today))
     etd = planned("departed", (ship.etd if ship else None) or po.planned_ship_date)
     ready = f.ready_to_ship_date
     ms.append(_milestone("departed", "", "Departed", etd, max(etd, ready) if etd and ready else (etd or ready),
