@@ -1,4 +1,4 @@
-"""The sync endpoints: push, pull and the conflict log. HTTP only: rules live in ``service``."""
+"""The sync endpoints: push, pull and the conflict log. HTTP only: rules live in ``service`` (push) and ``pull``."""
 from __future__ import annotations
 
 from flask import current_app, request
@@ -9,6 +9,7 @@ from marshmallow import ValidationError as MarshmallowError
 from ..auth import require
 from ..errors import PROBLEM, PayloadTooLarge, ValidationFailed
 from ..jsontext import dumps_bytes, json_loads
+from . import pull as pull_side
 from . import service
 from .schemas import (ConflictQuerySchema, ConflictSchema, PullPageSchema, PullQuerySchema, PushDocSchema,
                       PushResultSchema, PushSchema, SyncProblemSchema)
@@ -71,7 +72,7 @@ class Pull(MethodView):
         p = require()
         cfg = current_app.config
         limit = min(args["limit"] or cfg["SYNC_PAGE_LIMIT"], cfg["SYNC_PAGE_MAX_LIMIT"])
-        return current_app.response_class(dumps_bytes(service.pull(p, args["cursor"], limit)),
+        return current_app.response_class(dumps_bytes(pull_side.pull(p, args["cursor"], limit)),
                                           mimetype="application/json")
 
 

@@ -246,7 +246,7 @@ def test_pulled_ids_times_and_dates_are_written_as_everywhere_else(client, as_in
     from datetime import date, datetime, timezone
 
     from server.catalog.models import PurchaseOrder
-    from server.sync.service import jsonable
+    from server.jsontext import jsonable
 
     started = datetime(2026, 11, 28, 6, 5, 4, 3210, tzinfo=timezone.utc)
     db.session.get(Inspection, uuid.UUID(insp)).started_at = started
