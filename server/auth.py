@@ -1,33 +1,66 @@
 """Who is asking, and what they may see: bearer-token authentication and tenant scope.
 
-Every API view calls :func:`require` (directly or through the ``@requires`` decorator),
-which authenticates the request and checks the role. Services then scope queries
-with the returned :class:`Principal`: another tenant's row is reported as 404,
+Every API view calls :func:`require`, which authenticates the request. Services then ask
+the returned :class:`Principal` what the user may do in the one organisation a row belongs to
+(:meth:`Principal.may`, with the :class:`Action` names and the one role table :data:`GRANTS`)
+and scope queries with :meth:`Principal.orgs_where`: another tenant's row is reported as 404,
 never 403, so its existence does not leak.
 """
 from __future__ import annotations
 
+import enum
 import functools
 import uuid
 from dataclasses import dataclass, field
 
 from flask import request
 
-from .accounts.models import BRAND_EDIT_ROLES, OrgKind, Role, User
+from .accounts.models import OrgKind, Role, User
 from .accounts.service import user_for_token
-from .errors import Forbidden, Unauthenticated
+from .errors import Forbidden, NotFound, Unauthenticated
 
 
-@dataclass(frozen=True)
+class Action(str, enum.Enum):
+    """What a member may do in one organisation. :data:`GRANTS` says which roles of which kind of
+    organisation allow it; every permission check in Lineside asks :meth:`Principal.may`."""
+
+    #: See the organisation's rows (a brand's products, POs, inspections and reports).
+    read = "read"
+    #: Change a brand's setup data, checklists and POs; approve golden samples; review photos,
+    #: override verdicts, decide documents and issues; manage webhooks.
+    edit_brand = "edit_brand"
+    #: See all of a factory's POs and inspections; schedule, report progress, ship, upload documents,
+    #: create batches, write any inspection row of the factory.
+    manage_factory = "manage_factory"
+    #: Run the inspections of a factory assigned to oneself (and see only those).
+    inspect = "inspect"
+    #: Manage the organisation's users.
+    administer = "administer"
+
+
+#: The one table of role sets: action -> (kind of organisation it applies to, or None for any;
+#: the roles in that organisation that grant it).
+GRANTS: dict[Action, tuple[OrgKind | None, frozenset[Role]]] = {
+    Action.read: (None, frozenset(Role)),
+    Action.edit_brand: (OrgKind.brand, frozenset({Role.admin, Role.brand_reviewer})),
+    Action.manage_factory: (OrgKind.factory, frozenset({Role.admin, Role.factory_manager})),
+    Action.inspect: (OrgKind.factory, frozenset({Role.inspector})),
+    Action.administer: (None, frozenset({Role.admin})),
+}
+
+
+@dataclass(frozen=True, eq=False)
 class Principal:
-    """The signed-in user with their organisations split by kind and their roles."""
+    """The signed-in user and, per organisation they belong to, its kind and their roles there.
+
+    Every permission asks about one organisation: :meth:`may` (``may(Action.edit_brand, brand_id)``),
+    :meth:`roles_in`, or :meth:`orgs_where` to scope a query. Roles held in one organisation
+    never count in another.
+    """
 
     user: User
-    brand_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
-    factory_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
-    roles: frozenset[Role] = field(default_factory=frozenset)
-    brand_roles: frozenset[Role] = field(default_factory=frozenset)
-    factory_roles: frozenset[Role] = field(default_factory=frozenset)
+    #: organisation id -> (its kind, the user's roles in it)
+    orgs: dict[uuid.UUID, tuple[OrgKind, frozenset[Role]]] = field(default_factory=dict)
 
     # Read once per request: plain values stay readable after a commit has expired the user.
     @functools.cached_property
@@ -38,38 +71,94 @@ class Principal:
     def is_platform_admin(self) -> bool:
         return self.user.is_platform_admin
 
-    @property
-    def is_brand_user(self) -> bool:
-        return bool(self.brand_ids)
+    def roles_in(self, org_id: uuid.UUID | None) -> frozenset[Role]:
+        """The user's roles in one organisation (empty when not a member)."""
+        entry = self.orgs.get(org_id) if org_id is not None else None
+        return entry[1] if entry else frozenset()
+
+    def may(self, action: Action, org_id: uuid.UUID | None) -> bool:
+        """Whether the user may do ``action`` in the organisation ``org_id``. Platform admins may do anything."""
+        if self.is_platform_admin:
+            return True
+        return org_id is not None and org_id in self.orgs_where(action)
+
+    def orgs_where(self, action: Action) -> frozenset[uuid.UUID]:
+        """The organisations in which the user may do ``action`` (membership only: platform admins
+        are not given every organisation here; scope queries check :attr:`is_platform_admin` first)."""
+        cached = self._orgs_where.get(action)
+        if cached is None:
+            kind, roles = GRANTS[action]
+            cached = frozenset(org for org, (k, held) in self.orgs.items()
+                               if (kind is None or k == kind) and held & roles)
+            self._orgs_where[action] = cached
+        return cached
+
+    @functools.cached_property
+    def _orgs_where(self) -> dict[Action, frozenset[uuid.UUID]]:
+        return {}
+
+    @functools.cached_property
+    def brand_ids(self) -> frozenset[uuid.UUID]:
+        """Brands the user belongs to, in any role: they read those brands' rows."""
+        return frozenset(o for o, (k, _) in self.orgs.items() if k == OrgKind.brand)
+
+    @functools.cached_property
+    def factory_ids(self) -> frozenset[uuid.UUID]:
+        """Factories the user belongs to, in any role (what they see there depends on the role)."""
+        return frozenset(o for o, (k, _) in self.orgs.items() if k == OrgKind.factory)
 
     @property
-    def is_factory_user(self) -> bool:
-        return bool(self.factory_ids)
+    def managed_factory_ids(self) -> frozenset[uuid.UUID]:
+        """Factories whose POs and inspections the user sees whole (their managers and admins)."""
+        return self.orgs_where(Action.manage_factory)
+
+    def sees_whole_po(self, brand_id: uuid.UUID | None, factory_id: uuid.UUID | None) -> bool:
+        """Whether the user sees all of a PO (its brand's members, its factory's managers, platform
+        admins) rather than only what concerns the inspections assigned to them."""
+        return (self.is_platform_admin or brand_id in self.brand_ids
+                or self.may(Action.manage_factory, factory_id))
+
+    def is_brand_editor(self, brand_id: uuid.UUID | None) -> bool:
+        """Platform admins, and the brand's admins and reviewers, change the brand's data."""
+        return self.may(Action.edit_brand, brand_id)
+
+    def check(self, action: Action, org_id: uuid.UUID | None, message: str) -> None:
+        """Raise ``NotFound`` (``message`` is not used) when the user is not a member of ``org_id``
+        at all, so its existence does not leak, and ``Forbidden`` with ``message`` when their role
+        there does not allow ``action``."""
+        if self.may(action, org_id):
+            return
+        if org_id not in self.orgs:
+            raise NotFound("No such organisation.")
+        raise Forbidden(message)
+
+    # -- deprecated: roles merged over every organisation; callers move to the per-organisation API.
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset().union(*(r for _, r in self.orgs.values()))
+
+    @property
+    def brand_roles(self) -> frozenset[Role]:
+        return frozenset().union(*(r for k, r in self.orgs.values() if k == OrgKind.brand))
+
+    @property
+    def factory_roles(self) -> frozenset[Role]:
+        return frozenset().union(*(r for k, r in self.orgs.values() if k == OrgKind.factory))
 
     @property
     def is_inspector_only(self) -> bool:
-        """An inspector with no manager or admin role in a factory sees only their own inspections."""
         return (not self.is_platform_admin and not self.brand_ids
                 and Role.inspector in self.factory_roles
                 and not ({Role.factory_manager, Role.admin} & self.factory_roles))
 
-    def is_brand_editor(self, brand_id: uuid.UUID) -> bool:
-        """Platform admins, and the brand's admins and reviewers, change the brand's data."""
-        return self.is_platform_admin or (brand_id in self.brand_ids and bool(self.brand_roles & BRAND_EDIT_ROLES))
-
     @classmethod
     def of(cls, user: User) -> Principal:
-        brands, factories, roles, broles, froles = set(), set(), set(), set(), set()
+        """The principal of ``user``, with their roles grouped per organisation."""
+        orgs: dict[uuid.UUID, tuple[OrgKind, set[Role]]] = {}
         for m in user.memberships:
-            roles.add(m.role)
-            if m.organisation.kind == OrgKind.brand:
-                brands.add(m.organisation_id)
-                broles.add(m.role)
-            else:
-                factories.add(m.organisation_id)
-                froles.add(m.role)
-        return cls(user, frozenset(brands), frozenset(factories), frozenset(roles),
-                   frozenset(broles), frozenset(froles))
+            orgs.setdefault(m.organisation_id, (m.organisation.kind, set()))[1].add(m.role)
+        return cls(user, {org: (kind, frozenset(roles)) for org, (kind, roles) in orgs.items()})
 
 
 def bearer_token() -> str | None:
@@ -92,8 +181,10 @@ def current_principal() -> Principal:
     return cached
 
 
-def require(*roles: Role | str, platform_admin: bool = False) -> Principal:
-    """Authenticate and check the role. With no roles, any signed-in user passes.
+def require(*roles: Role | str, platform_admin: bool = False, action: Action | None = None) -> Principal:
+    """Authenticate. With ``action``, the user must be allowed it in at least one organisation (the
+    service then checks the organisation the row belongs to); with ``platform_admin``, be one.
+    ``roles`` is deprecated (a role held anywhere): ask per organisation instead.
 
     Raises ``Unauthenticated`` (401) or ``Forbidden`` (403).
     """
@@ -102,6 +193,8 @@ def require(*roles: Role | str, platform_admin: bool = False) -> Principal:
         return p
     if platform_admin:
         raise Forbidden("Only a platform administrator may do this.")
+    if action is not None and not p.orgs_where(action):
+        raise Forbidden("Your role may not do this.")
     wanted = {Role(r) for r in roles}
     if wanted and not (wanted & p.roles):
         raise Forbidden("Your role may not do this.")
