@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "PHOTO_MAX_PIXELS": 50_000_000,
     "PHOTO_CONTENT_TYPES": "image/jpeg,image/png,image/webp",
     "MAX_CONTENT_LENGTH_BYTES": 30 * 1024 * 1024,
+    # JSON bodies nested deeper than this (arrays and objects) are refused with 422 before parsing
+    "JSON_MAX_DEPTH": 64,
     # sync
     "SYNC_PUSH_MAX_MUTATIONS": 500,
     "SYNC_PUSH_MAX_BYTES": 5 * 1024 * 1024,

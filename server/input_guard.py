@@ -1,15 +1,55 @@
-"""Refuse text that no database can store: NUL characters and lone UTF-16 surrogates.
+"""Refuse input no handler should see: JSON nested too deep, and text no database can store.
 
-PostgreSQL rejects both inside text, and they have no business in a form field. Checking
-once, for every JSON body and query string, answers a clear 422 instead of a database error.
+* Every JSON body (and the sync push, whatever its Content-Type) is measured for nesting
+  *before* it is parsed: more than ``JSON_MAX_DEPTH`` levels of arrays and objects answers
+  422. A parser recursing into a "JSON bomb" would otherwise run out of stack (a 500).
+* NUL characters and lone UTF-16 surrogates: PostgreSQL rejects both inside text, and they
+  have no business in a form field. Checking once, for every JSON body and query string,
+  answers a clear 422 instead of a database error.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Flask, request
+import numpy as np
+from flask import Flask, current_app, request
 
 from .errors import ValidationFailed
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_DEPTH_STEP = np.zeros(256, dtype=np.int8)
+_DEPTH_STEP[[ord("["), ord("{")]] = 1
+_DEPTH_STEP[[ord("]"), ord("}")]] = -1
+#: Request paths whose body is parsed as JSON whatever the Content-Type says.
+JSON_PATHS = frozenset({"/api/v1/sync/push"})
+#: Raw bytes (photo uploads to the local storage backend) are never read as JSON.
+RAW_PREFIX = "/api/v1/blobs/storage/"
+
+
+def json_depth(raw: bytes) -> int:
+    """The deepest nesting of arrays and objects in JSON text (brackets inside strings do not count).
+
+    Linear in the size of ``raw`` and without recursion, so it is safe on any input; it does not
+    check that the text is valid JSON.
+    """
+    if raw.count(b"[") + raw.count(b"{") == 0:
+        return 0
+    stripped = _JSON_STRING.sub(b"", raw) if b'"' in raw else raw
+    steps = _DEPTH_STEP[np.frombuffer(stripped, dtype=np.uint8)]
+    steps = steps[steps != 0].astype(np.int32)
+    return int(np.cumsum(steps).max()) if steps.size else 0
+
+
+def check_json_depth(raw: bytes, limit: int) -> None:
+    """Raise ``ValidationFailed`` when ``raw`` nests arrays and objects more than ``limit`` levels deep."""
+    # At most ``limit`` brackets in all cannot nest deeper than ``limit``: the common case costs two counts.
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return
+    if json_depth(raw) > limit:
+        raise ValidationFailed(f"The JSON body is nested more than {limit} levels deep.",
+                               errors={"json": [f"Nested more than {limit} levels deep."]})
 
 
 def _bad_text(value: str) -> str | None:
@@ -44,6 +84,12 @@ def find_bad_text(value: Any, path: str = "") -> tuple[str, str] | None:
 def init_app(app: Flask) -> None:
     @app.before_request
     def _refuse_unstorable_text():
+        if request.path.startswith(RAW_PREFIX):
+            return
+        too_big_to_read = (request.path in JSON_PATHS and (request.content_length or 0)
+                           > current_app.config["SYNC_PUSH_MAX_BYTES"])  # the push answers 413 itself
+        if (request.is_json or request.path in JSON_PATHS) and not too_big_to_read:
+            check_json_depth(request.get_data(cache=True), int(current_app.config["JSON_MAX_DEPTH"]))
         for key, val in request.args.items(multi=True):
             reason = _bad_text(key) or _bad_text(val)
             if reason:

@@ -33,7 +33,10 @@ def json_loads(text: str | bytes) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:  # nested deeper than the interpreter's stack: not a value anyone stores
+            raise ValueError("JSON nested too deep") from None
 
 
 def dumps_bytes(value: Any) -> bytes:

@@ -82,7 +82,10 @@ def check_envelope(body: dict[str, Any]) -> None:
         raise ProtocolOutdated(f"This server speaks sync protocol {PROTOCOL_VERSION}; update the app and retry.",
                                protocol=PROTOCOL_VERSION)
     limit = current_app.config["SYNC_PUSH_MAX_MUTATIONS"]
-    if len(body.get("mutations") or []) > limit:
+    mutations = body.get("mutations")
+    if not isinstance(mutations, list):  # a string's length is no batch size: the schema answers 422
+        return
+    if len(mutations) > limit:
         raise PayloadTooLarge(f"At most {limit} mutations per push; split the batch.", max_mutations=limit)
 
 
