@@ -124,6 +124,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(LinesideError)
     def _domain(exc: LinesideError) -> Response:
+        from .extensions import db
+
+        # Nothing half-written: what the refused request added or changed is dropped now, not only
+        # when the app context ends (which, in a shell, a worker or the tests, may be much later).
+        db.session.rollback()
         return problem(exc.status, code=exc.code, title=exc.title, detail=exc.detail,
                        errors=exc.errors, **exc.extra)
 

@@ -1,5 +1,5 @@
 """Shapes of the catalog API: products, specs, golden samples, purchase orders, batches."""
-from marshmallow import Schema, fields, validate, validates_schema, ValidationError
+from marshmallow import Schema, ValidationError, fields, pre_dump, validate, validates_schema
 
 _name = validate.Length(min=1, max=200)
 _defect_classes = ("critical", "major", "minor")
@@ -45,6 +45,24 @@ class ProductSchema(RecordSchema):
     aql = fields.Nested(AqlSchema, allow_none=True, load_default=None)
     dimension_specs = fields.List(fields.Nested(DimensionSpecSchema), load_default=list)
     colour_standards = fields.List(fields.Nested(ColourStandardSchema), load_default=list)
+
+    @pre_dump
+    def _live_specs(self, product, **_):
+        """Answer the live specs only: replaced ones stay as tombstones for phones to pull, not here."""
+        return _LiveSpecs(product) if hasattr(product, "dimension_specs") else product
+
+
+class _LiveSpecs:
+    """A product seen without its tombstoned dimension specs and colour standards."""
+
+    def __init__(self, product):
+        self._product = product
+
+    def __getattr__(self, name):
+        value = getattr(self._product, name)
+        if name in ("dimension_specs", "colour_standards"):
+            return [row for row in value if not row.deleted]
+        return value
 
 
 class ProductUpdateSchema(Schema):

@@ -6,12 +6,13 @@ is reported as ``NotFound``, exactly like a row that does not exist.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select
 
-from ..accounts.models import BRAND_EDIT_ROLES, OrgKind, Organisation, Role
-from ..auth import Principal
+from ..accounts.models import OrgKind, Organisation
+from ..auth import Action, Principal
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import utcnow
@@ -20,16 +21,17 @@ from .models import Batch, ColourStandard, DimensionSpec, GoldenSample, POLine, 
 
 
 def visible_purchase_orders(p: Principal) -> Select:
-    """POs the principal may see: the brand's own, the factory's own, or (inspectors) those they inspect."""
+    """POs the principal may see: their brands' POs, their managed factories' POs, and the POs of
+    inspections assigned to them (in factories where they only inspect, that is all they see)."""
     q = select(PurchaseOrder).where(PurchaseOrder.deleted.is_(False))
     if p.is_platform_admin:
         return q
     conds = []
     if p.brand_ids:
         conds.append(PurchaseOrder.brand_id.in_(p.brand_ids))
-    if p.factory_ids and not p.is_inspector_only:
-        conds.append(PurchaseOrder.factory_id.in_(p.factory_ids))
-    if p.is_inspector_only:
+    if p.managed_factory_ids:
+        conds.append(PurchaseOrder.factory_id.in_(p.managed_factory_ids))
+    if p.factory_ids:
         from ..inspect.models import Inspection
 
         conds.append(PurchaseOrder.id.in_(select(Inspection.purchase_order_id)
@@ -64,13 +66,14 @@ def get_visible(p: Principal, query: Select, model, id_: uuid.UUID, what: str):
     return row
 
 
-def _require_brand_editor(p: Principal, brand_id: uuid.UUID) -> None:
-    if p.is_platform_admin:
+def require_brand_editor(p: Principal, brand_id: uuid.UUID) -> None:
+    """Raise ``Forbidden`` unless an editor (admin, reviewer) of this brand, or ``NotFound`` when an
+    editor elsewhere names a brand they do not belong to (its existence does not leak)."""
+    if p.may(Action.edit_brand, brand_id):
         return
-    if not (p.brand_roles & BRAND_EDIT_ROLES):
-        raise Forbidden("Only the brand's admins and reviewers change setup data.")
-    if brand_id not in p.brand_ids:
+    if p.orgs_where(Action.edit_brand) and brand_id not in p.brand_ids:
         raise NotFound("No such brand.")
+    raise Forbidden("Only the brand's admins and reviewers change setup data.")
 
 
 def _org(org_id: uuid.UUID, kind: OrgKind, field: str) -> Organisation:
@@ -87,7 +90,7 @@ def create_product(p: Principal, data: dict[str, Any]) -> Product:
 
     Raises ``Forbidden``/``NotFound`` outside the caller's brands, ``Conflict`` on a duplicate SKU.
     """
-    _require_brand_editor(p, data["brand_id"])
+    require_brand_editor(p, data["brand_id"])
     _org(data["brand_id"], OrgKind.brand, "brand_id")
     if db.session.scalar(select(Product).where(Product.brand_id == data["brand_id"], Product.sku == data["sku"])):
         raise Conflict(f"SKU {data['sku']} already exists for this brand.")
@@ -101,7 +104,7 @@ def create_product(p: Principal, data: dict[str, Any]) -> Product:
 
 def update_product(p: Principal, product: Product, data: dict[str, Any]) -> Product:
     """Change a product; lists of specs, when given, replace the current ones (old ones become tombstones)."""
-    _require_brand_editor(p, product.brand_id)
+    require_brand_editor(p, product.brand_id)
     for key in ("name", "category", "description", "aql"):
         if key in data:
             setattr(product, key, data[key])
@@ -112,33 +115,43 @@ def update_product(p: Principal, product: Product, data: dict[str, Any]) -> Prod
 
 
 def _replace_specs(product: Product, dims: list | None, colours: list | None) -> None:
-    if dims is not None:
-        names = [d["name"] for d in dims]
+    """Make the product's live specs the given lists (``None``: leave that list alone), matched by name.
+
+    A spec kept by name is changed in place; one no longer named becomes a tombstone. New rows are
+    appended to the product's collection (not created with ``product=``: SQLAlchemy 2 does not
+    cascade a backref into the session, and would drop them with only a warning).
+    Raises ``ValidationFailed`` for duplicate names, before anything changes.
+    """
+    for key, items in (("dimension_specs", dims), ("colour_standards", colours)):
+        names = [d["name"] for d in items or ()]
         if len(set(names)) != len(names):
-            raise ValidationFailed(errors={"dimension_specs": ["Dimension names must be unique."]})
+            raise ValidationFailed(errors={key: ["Names must be unique within a product."]})
+    if dims is not None:
         existing = {d.name: d for d in product.dimension_specs if not d.deleted}
         for i, d in enumerate(dims):
-            spec = existing.pop(d["name"], None) or DimensionSpec(product=product, name=d["name"])
-            spec.nominal_mm, spec.tolerance_mm, spec.position = d["nominal_mm"], d["tolerance_mm"], d.get("position", i)
-            if spec not in product.dimension_specs:
+            spec = existing.pop(d["name"], None)
+            if spec is None:
+                spec = DimensionSpec(name=d["name"])
                 product.dimension_specs.append(spec)
+            spec.nominal_mm, spec.tolerance_mm, spec.position = d["nominal_mm"], d["tolerance_mm"], d.get("position", i)
         for gone in existing.values():
             gone.deleted = True
     if colours is not None:
         existing_c = {c.name: c for c in product.colour_standards if not c.deleted}
         for c in colours:
-            std = existing_c.pop(c["name"], None) or ColourStandard(product=product, name=c["name"])
+            std = existing_c.pop(c["name"], None)
+            if std is None:
+                std = ColourStandard(name=c["name"])
+                product.colour_standards.append(std)
             std.lab = c["lab"]
             std.delta_e_tolerance = c["delta_e_tolerance"]
-            if std not in product.colour_standards:
-                product.colour_standards.append(std)
         for gone in existing_c.values():
             gone.deleted = True
 
 
 def delete_product(p: Principal, product: Product) -> None:
     """Tombstone a product. Raises ``Conflict`` while a PO line uses it."""
-    _require_brand_editor(p, product.brand_id)
+    require_brand_editor(p, product.brand_id)
     if db.session.scalar(select(POLine.id).where(POLine.product_id == product.id, POLine.deleted.is_(False))):
         raise Conflict("This product is on a purchase order; cancel the PO line first.")
     product.deleted = True
@@ -148,19 +161,35 @@ def delete_product(p: Principal, product: Product) -> None:
 # -- golden samples -----------------------------------------------------------------------
 
 def approve_golden_sample(p: Principal, product: Product, data: dict[str, Any]) -> GoldenSample:
-    """Record a new approved golden-sample version; earlier versions become ``superseded``."""
-    _require_brand_editor(p, product.brand_id)
-    previous = db.session.scalars(select(GoldenSample).where(GoldenSample.product_id == product.id)
+    """Record a new approved golden-sample version (brand editors); earlier versions become ``superseded``.
+
+    Raises ``Forbidden`` and ``ValidationFailed`` (measured values).
+    """
+    require_brand_editor(p, product.brand_id)
+    gs = add_golden_sample_version(p, product.id, measured=_check_measured(data.get("measured") or {}),
+                                   reference_photos=data.get("reference_photos", []), notes=data.get("notes", ""))
+    db.session.commit()
+    return gs
+
+
+def add_golden_sample_version(p: Principal, product_id: uuid.UUID, *, measured: dict, reference_photos: list,
+                              notes: str, approved_at: datetime | None = None) -> GoldenSample:
+    """The one way a golden sample is approved: the next version of the product's sample, approved by
+    ``p`` now (or at ``approved_at``); the approved one before it becomes ``superseded``. Rows are
+    never rewritten otherwise, so past analyses keep their reference.
+
+    The caller has checked that ``p`` is an editor of the product's brand, and commits.
+    """
+    previous = db.session.scalars(select(GoldenSample).where(GoldenSample.product_id == product_id)
                                   .order_by(GoldenSample.version.desc())).all()
     for gs in previous:
         if gs.status == "approved":
             gs.status = "superseded"
-    gs = GoldenSample(product_id=product.id, version=(previous[0].version + 1) if previous else 1,
-                      status="approved", approved_by_id=p.id, approved_at=utcnow(),
-                      measured=_check_measured(data.get("measured") or {}),
-                      reference_photos=data.get("reference_photos", []), notes=data.get("notes", ""))
+    gs = GoldenSample(product_id=product_id, version=(previous[0].version + 1) if previous else 1,
+                      status="approved", approved_by_id=p.id, approved_at=approved_at or utcnow(),
+                      measured=measured, reference_photos=reference_photos, notes=notes)
     db.session.add(gs)
-    db.session.commit()
+    db.session.flush()
     return gs
 
 
@@ -190,7 +219,7 @@ def current_golden_sample(product_id: uuid.UUID) -> GoldenSample | None:
 
 def create_purchase_order(p: Principal, data: dict[str, Any]) -> PurchaseOrder:
     """Create a PO with its lines. Every line's product must belong to the PO's brand."""
-    _require_brand_editor(p, data["brand_id"])
+    require_brand_editor(p, data["brand_id"])
     _org(data["brand_id"], OrgKind.brand, "brand_id")
     _org(data["factory_id"], OrgKind.factory, "factory_id")
     if db.session.scalar(select(PurchaseOrder).where(PurchaseOrder.brand_id == data["brand_id"],
@@ -210,7 +239,7 @@ def create_purchase_order(p: Principal, data: dict[str, Any]) -> PurchaseOrder:
 
 
 def update_purchase_order(p: Principal, po: PurchaseOrder, data: dict[str, Any]) -> PurchaseOrder:
-    _require_brand_editor(p, po.brand_id)
+    require_brand_editor(p, po.brand_id)
     for key, value in data.items():
         setattr(po, key, value)
     db.session.commit()
@@ -225,9 +254,8 @@ def create_batch(p: Principal, data: dict[str, Any]) -> Batch:
     po = db.session.scalar(visible_purchase_orders(p).where(PurchaseOrder.id == line.purchase_order_id))
     if po is None:
         raise ValidationFailed(errors={"po_line_id": ["No such PO line."]})
-    is_manager = po.factory_id in p.factory_ids and (p.factory_roles & {Role.factory_manager, Role.admin})
-    if not (p.is_platform_admin or is_manager):
-        _require_brand_editor(p, po.brand_id)
+    if not p.may(Action.manage_factory, po.factory_id):
+        p.check(Action.edit_brand, po.brand_id, "Only the brand's editors and the factory's managers create batches.")
     if db.session.scalar(select(Batch).where(Batch.po_line_id == line.id, Batch.code == data["code"])):
         raise Conflict(f"Batch {data['code']} already exists on this PO line.")
     batch = Batch(**data)
