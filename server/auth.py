@@ -17,7 +17,7 @@ from flask import request
 
 from .accounts.models import OrgKind, Role, User
 from .accounts.service import user_for_token
-from .errors import Forbidden, NotFound, Unauthenticated
+from .errors import Forbidden, Unauthenticated
 
 
 class Action(str, enum.Enum):
@@ -123,14 +123,12 @@ class Principal:
         return self.may(Action.edit_brand, brand_id)
 
     def check(self, action: Action, org_id: uuid.UUID | None, message: str) -> None:
-        """Raise ``NotFound`` (``message`` is not used) when the user is not a member of ``org_id``
-        at all, so its existence does not leak, and ``Forbidden`` with ``message`` when their role
-        there does not allow ``action``."""
-        if self.may(action, org_id):
-            return
-        if org_id not in self.orgs:
-            raise NotFound("No such organisation.")
-        raise Forbidden(message)
+        """Raise ``Forbidden`` with ``message`` unless the user may do ``action`` in ``org_id``.
+
+        For a row the caller already found visible; a row out of scope is ``NotFound`` before this.
+        """
+        if not self.may(action, org_id):
+            raise Forbidden(message)
 
     # -- deprecated: roles merged over every organisation; callers move to the per-organisation API.
 

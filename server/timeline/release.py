@@ -27,7 +27,8 @@ from ..models import utcnow
 from ..sync.models import AuditEvent
 from . import gate as gt
 from .models import GateWaiver, ProgressReport, Shipment
-from .service import (_child_or_404, packing_check, refresh_alerts, require_brand, require_party, today_utc)
+from .service import (_child_or_404, inspector_view, packing_check, refresh_alerts, require_brand, require_party,
+                      today_utc)
 
 
 class ReleaseBlocked(Conflict):
@@ -125,7 +126,7 @@ def evaluate(shipment: Shipment, po: PurchaseOrder) -> dict[str, Any]:
 
 def shipment_gate(p: Principal, shipment: Shipment, po: PurchaseOrder) -> dict[str, Any]:
     """The release gate of a shipment (brand and factory; inspectors get ``NotFound``)."""
-    if p.is_inspector_only:
+    if inspector_view(p, po):
         raise NotFound("No such shipment.")
     return evaluate(shipment, po)
 
@@ -211,7 +212,7 @@ def revoke_waiver(p: Principal, w: GateWaiver, shipment: Shipment, po: PurchaseO
 
 def shipment_audit(p: Principal, shipment: Shipment, po: PurchaseOrder) -> list[AuditEvent]:
     """The shipment's audit trail (waivers, releases, document decisions), oldest first."""
-    if p.is_inspector_only:
+    if inspector_view(p, po):
         raise Forbidden("The audit trail is for the brand and the factory's managers.")
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.entity == "shipment",
                                                             AuditEvent.record_id == shipment.id)

@@ -21,10 +21,10 @@ from typing import Any, Iterable
 
 from sqlalchemy import func, select
 
-from ..accounts.models import Membership, Role
-from ..auth import Principal
+from ..accounts.models import Membership
+from ..auth import Action, Principal
 from ..catalog.models import Batch, GoldenSample, POLine, PurchaseOrder
-from ..catalog.service import visible_purchase_orders
+from ..catalog.service import add_golden_sample_version, visible_purchase_orders
 from ..errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unavailable, UnsupportedMedia, ValidationFailed
 from ..extensions import db
 from ..inspect.models import Defect, Inspection, Photo
@@ -34,7 +34,6 @@ from . import freight as fr
 from .models import (ExportDocument, GoldenSampleSubmission, Issue, IssueComment, Material, Milestone,
                      PackingCarton, PoAlert, ProductionSchedule, ProgressReport, Shipment)
 
-FACTORY_EDIT_ROLES = {Role.admin, Role.factory_manager}
 SEVERITY_RANK = {"critical": 0, "high": 1, "warning": 2, "medium": 2, "info": 3, "low": 3}
 ALERT_WEIGHT = {"critical": 100, "high": 30, "warning": 10, "info": 1}
 ISSUE_WEIGHT = {"critical": 20, "high": 10, "medium": 4, "low": 1}
@@ -75,11 +74,19 @@ def po_or_404(p: Principal, po_id: uuid.UUID) -> PurchaseOrder:
 
 
 def is_brand_editor(p: Principal, po: PurchaseOrder) -> bool:
-    return p.is_brand_editor(po.brand_id)
+    """An admin or reviewer of the PO's brand (or a platform admin)."""
+    return p.may(Action.edit_brand, po.brand_id)
 
 
 def is_factory_editor(p: Principal, po: PurchaseOrder) -> bool:
-    return po.factory_id in p.factory_ids and bool(p.factory_roles & FACTORY_EDIT_ROLES)
+    """A manager or admin of the PO's factory (or a platform admin)."""
+    return p.may(Action.manage_factory, po.factory_id)
+
+
+def inspector_view(p: Principal, po: PurchaseOrder) -> bool:
+    """Whether ``p`` sees the PO only through the inspections assigned to them (an inspector of its
+    factory, not a member of its brand nor a manager of its factory)."""
+    return not p.sees_whole_po(po.brand_id, po.factory_id)
 
 
 def require_brand(p: Principal, po: PurchaseOrder) -> None:
@@ -130,7 +137,7 @@ def alert_or_404(p: Principal, id_: uuid.UUID) -> tuple[PoAlert, PurchaseOrder]:
 def issue_or_404(p: Principal, id_: uuid.UUID) -> tuple[Issue, PurchaseOrder]:
     """An issue and its PO; an inspector sees only issues of their inspections. Raises ``NotFound``."""
     issue, po = _child_or_404(p, Issue, id_, "issue")
-    if p.is_inspector_only and issue.inspection_id not in _own_inspection_ids(p, po):
+    if inspector_view(p, po) and issue.inspection_id not in _own_inspection_ids(p, po):
         raise NotFound("No such issue.")
     return issue, po
 
@@ -196,17 +203,9 @@ def decide_golden_sample(p: Principal, sub: GoldenSampleSubmission, po: Purchase
         raise ValidationFailed(errors={"comment": ["Say why the sample is rejected."]})
     sub.decided_by_id, sub.decided_at, sub.decision_comment = p.id, utcnow(), comment
     if decision == "approve":
-        previous = db.session.scalars(select(GoldenSample).where(GoldenSample.product_id == sub.product_id)
-                                      .order_by(GoldenSample.version.desc())).all()
-        for gs in previous:
-            if gs.status == "approved":
-                gs.status = "superseded"
-        gs = GoldenSample(product_id=sub.product_id, version=(previous[0].version + 1) if previous else 1,
-                          status="approved", approved_by_id=p.id, approved_at=sub.decided_at,
-                          measured=dict(sub.measured or {}), reference_photos=list(sub.reference_photos or []),
-                          notes=comment)
-        db.session.add(gs)
-        db.session.flush()
+        gs = add_golden_sample_version(p, sub.product_id, measured=dict(sub.measured or {}),
+                                       reference_photos=list(sub.reference_photos or []), notes=comment,
+                                       approved_at=sub.decided_at)
         sub.golden_sample_id = gs.id
         sub.status = "approved"
     else:
@@ -596,7 +595,7 @@ def missing_documents(shipment: Shipment) -> list[str]:
 def visible_issues(p: Principal, po: PurchaseOrder):
     """Issues of the PO the principal may see (inspectors: those of their inspections)."""
     q = select(Issue).where(Issue.purchase_order_id == po.id)
-    if p.is_inspector_only:
+    if inspector_view(p, po):
         q = q.where(Issue.inspection_id.in_(select(Inspection.id).where(Inspection.inspector_id == p.id)))
     return q
 
@@ -911,7 +910,7 @@ def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> d
     inspections = db.session.scalars(select(Inspection).where(Inspection.purchase_order_id == po.id,
                                                               Inspection.deleted.is_(False))
                                      .order_by(Inspection.scheduled_for)).all()
-    if p.is_inspector_only:
+    if inspector_view(p, po):
         inspections = [i for i in inspections if i.inspector_id == p.id]
     materials = db.session.scalars(select(Material).where(Material.purchase_order_id == po.id)
                                    .order_by(Material.eta)).all()
@@ -980,7 +979,7 @@ def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> d
     ms.append(_milestone("delivered", "", "Delivered", planned("delivered", ship.eta if ship else None), None,
                          actual("delivered", ship.delivered_on if ship else None), today))
 
-    alerts = [] if p.is_inspector_only else open_alerts(po)
+    alerts = [] if inspector_view(p, po) else open_alerts(po)
     issues = db.session.scalars(visible_issues(p, po).order_by(Issue.created_at)).all()
     open_issues = [i for i in issues if i.status in OPEN_ISSUE_STATUSES]
     attention = attention_items(alerts, open_issues, ms, today)
@@ -995,8 +994,8 @@ def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> d
                      "needed_by": f.needed_by, "needed_for": f.needed_for, "slack_days": f.slack_days},
         "attention": attention, "milestones": ms,
         "inspections": inspections, "alerts": alerts, "issues": open_issues,
-        "progress": _progress_by_line(po) if not p.is_inspector_only else [],
-        "shipments": [] if p.is_inspector_only else
+        "progress": [] if inspector_view(p, po) else _progress_by_line(po),
+        "shipments": [] if inspector_view(p, po) else
         [{"shipment": s, "packing": packing_summary(packing_check(s, po), skus),
           "missing_documents": missing_documents(s)} for s in shipments],
     }
@@ -1050,7 +1049,7 @@ def po_risk_list(p: Principal, today: date | None = None, limit: int = 200) -> l
     out = []
     for po in pos:
         f = fc.forecast(schedule_input(po, today))
-        alerts = [] if p.is_inspector_only else open_alerts(po)
+        alerts = [] if inspector_view(p, po) else open_alerts(po)
         issues = db.session.scalars(visible_issues(p, po).where(Issue.status.in_(OPEN_ISSUE_STATUSES))).all()
         top = attention_items(alerts, issues, [], today)
         out.append({"purchase_order": po, "risk": risk_of(alerts, issues, f, today),
