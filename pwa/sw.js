@@ -35,6 +35,8 @@ const APP_SHELL = [
   '/app/lib/version.js',
   '/app/components/photo-capture/photo-capture.js',
   '/app/components/photo-capture/quality.js',
+  '/app/components/photo-capture/resize.js',
+  '/app/components/photo-capture/resize-worker.js',
   '/app/components/sync-status/sync-status.js',
   '/app/components/update-prompt/update-prompt.js',
   '/app/views/inspection-list.js',

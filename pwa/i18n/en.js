@@ -103,6 +103,11 @@ export default {
   'class.major': 'Major',
   'class.minor': 'Minor',
 
+  'photo.saving': 'Saving on this phone…',
+  'photo.resizing': 'Fitting the photo to the upload size…',
+  'photo.notSavedFull': 'Photo NOT saved: this phone\'s storage is full. Sync to upload waiting photos or free space on the phone, then take it again.',
+  'photo.notSaved': 'Photo NOT saved: {detail}. Take it again.',
+  'insp.saveFailedFull': 'NOT saved: this phone\'s storage is full. Sync to upload waiting photos or free space on the phone, then enter it again.',
   'photo.take': 'Take photo',
   'photo.preview': 'Photo preview',
   'photo.tooSmall': 'The photo is small ({w}×{h}). Move closer or use a higher resolution.',

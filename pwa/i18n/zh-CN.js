@@ -102,6 +102,11 @@ export default {
   'class.major': '严重',
   'class.minor': '轻微',
 
+  'photo.saving': '正在保存到本机…',
+  'photo.resizing': '正在把照片调整为可上传的大小…',
+  'photo.notSavedFull': '照片未保存：本机存储空间已满。请同步以上传待传照片，或清理手机空间，然后重新拍摄。',
+  'photo.notSaved': '照片未保存：{detail}。请重新拍摄。',
+  'insp.saveFailedFull': '未保存：本机存储空间已满。请同步以上传待传照片，或清理手机空间，然后重新输入。',
   'photo.take': '拍照',
   'photo.preview': '照片预览',
   'photo.tooSmall': '照片太小（{w}×{h}）。请靠近或使用更高分辨率。',

@@ -339,7 +339,7 @@ async function uploadOne(photo) {
   await tx(['photos'], 'readwrite', async (t) => {
     const store = t.objectStore('photos');
     const p = await req(store.get(photo.id));
-    if (p) store.put({ ...p, blob: null, state: 'done', confirmed_at: Date.now() });
+    if (p) store.put({ ...p, blob: null, original: null, state: 'done', confirmed_at: Date.now() });
   });
   state.upload = null;
   emit();

@@ -184,14 +184,40 @@ class InspectionScreen {
       }
       saved.textContent = `${t('insp.saved')} · ${new Date().toLocaleTimeString()}`;
       saved.dataset.level = 'ok';
+      this.clearProblem();
       this.ctx.syncSoon();
       this.drawSummary();
       return record;
     } catch (err) {
-      saved.textContent = t('insp.saveFailed', { detail: err.message });
+      const full = err?.name === 'QuotaExceededError' || /quota/i.test(String(err?.message ?? ''));
+      const text = full ? t('insp.saveFailedFull') : t('insp.saveFailed', { detail: err.message });
+      saved.textContent = text;
       saved.dataset.level = 'error';
+      this.showProblem(text);
+      if (full) import('../lib/sync.js').then((m) => m.checkStorage()).catch(() => {});
       throw err;
     }
+  }
+
+  /** A failed write stays next to what failed (the answer, measurement or form) until it is saved. */
+  showProblem(text) {
+    const el = this.lastInput;
+    const anchor = el?.closest?.('.item, .measure-row, form, li');
+    if (!anchor || el.tagName === 'PHOTO-CAPTURE') return; // photo-capture shows its own
+    let p = anchor.querySelector(':scope > .problem[data-testid="save-problem"]');
+    if (!p) {
+      p = document.createElement('p');
+      p.className = 'problem';
+      p.setAttribute('role', 'alert');
+      p.dataset.testid = 'save-problem';
+      anchor.append(p);
+    }
+    p.textContent = text;
+  }
+
+  clearProblem() {
+    const anchor = this.lastInput?.closest?.('.item, .measure-row, form, li');
+    anchor?.querySelector(':scope > .problem[data-testid="save-problem"]')?.remove();
   }
 
   async savePhoto(detail, extra) {
@@ -199,12 +225,14 @@ class InspectionScreen {
     const fields = { inspection_id: this.id, item_key: extra.item_key ?? null, defect_id: extra.defect_id ?? null,
       unit_index: extra.unit_index ?? null, sha256: detail.sha256, size_bytes: detail.size,
       content_type: detail.type, taken_at: new Date().toISOString() };
-    const photo = { id, inspection_id: this.id, blob: detail.blob, thumb: detail.thumb, sha256: detail.sha256,
-      size: detail.size, type: detail.type, state: 'pending', hints: detail.hints, created_at: Date.now() };
+    const photo = { id, inspection_id: this.id, blob: detail.blob, original: detail.original ?? null, thumb: detail.thumb,
+      sha256: detail.sha256, size: detail.size, type: detail.type, width: detail.width, height: detail.height,
+      state: 'pending', hints: detail.hints, created_at: Date.now() };
     await this.save('photo', id, fields, { photo });
     this.photoBytes.set(id, photo);
-    const { refreshCounts } = await import('../lib/sync.js');
+    const { checkStorage, refreshCounts } = await import('../lib/sync.js');
     refreshCounts();
+    checkStorage(); // warn before the next photo no longer fits
     this.drawPhotos();
   }
 
@@ -481,7 +509,9 @@ class InspectionScreen {
     root.addEventListener('click', (e) => this.onClick(e.target.closest('[data-action]')).catch(() => {}), { signal });
     root.addEventListener('photo-taken', (e) => {
       const pc = e.target;
-      this.savePhoto(e.detail, { item_key: pc.dataset.item || null, defect_id: pc.dataset.defect || null }).catch(() => {});
+      this.lastInput = pc;
+      // The capture element says "saved" only once this promise resolves, and shows why if not.
+      e.detail.waitUntil(this.savePhoto(e.detail, { item_key: pc.dataset.item || null, defect_id: pc.dataset.defect || null }));
     }, { signal });
   }
 
@@ -510,6 +540,7 @@ class InspectionScreen {
   }
 
   async onChange(el) {
+    this.lastInput = el;
     if (el.dataset.unitFor) {
       const input = this.root.querySelector(`#${el.dataset.unitFor}`);
       this.onInput(input);
