@@ -71,6 +71,9 @@ class Inspection(SyncMixin, db.Model):
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     signed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The inspector's drawn signature, given with the sign-off: {"name", "signed_at", "width", "height",
+    # "strokes": [[[x, y], ...], ...]} in the drawing's own pixels (see _signature in service.py).
+    signature: Mapped[dict | None] = mapped_column(JSON)
     notes: Mapped[str] = mapped_column(Text, default="")
     # When this inspection's lot result advanced the (product, factory) switching state;
     # set once, so a replayed sign-off never counts the lot twice.

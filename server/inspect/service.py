@@ -824,7 +824,53 @@ def _inspection_fields(fields: dict[str, Any], insp: Inspection, p: Principal) -
         out["notes"] = _text(fields["notes"], "notes", 20000)
     if "lot_size" in fields:
         out["lot_size"] = _int(fields["lot_size"], "lot_size", minimum=2)
+    if "signature" in fields:
+        if out.get("status") != "signed_off":
+            raise ValidationFailed(errors={"signature": ["A signature comes with the sign-off (status signed_off)."]})
+        out["signature"] = _signature(fields["signature"])
     return out
+
+
+SIGNATURE_MAX_STROKES = 200
+SIGNATURE_MAX_POINTS = 5000
+
+
+def _signature(value: Any) -> dict[str, Any]:
+    """A drawn signature: the signer's name, when, the pad's size and its strokes as point lists."""
+    def bad(msg: str) -> ValidationFailed:
+        return ValidationFailed(errors={"signature": [msg]})
+
+    if not isinstance(value, dict):
+        raise bad("Give the signature as an object with name, signed_at, width, height and strokes.")
+    name = value.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+        raise bad("Give the signer's name (1-200 characters).")
+    signed_at = _as_datetime(value.get("signed_at"), "signature")
+    if signed_at is None:
+        raise bad("Give the time of signing (signed_at).")
+    width, height = value.get("width"), value.get("height")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 10 <= v <= 4000 for v in (width, height)):
+        raise bad("Give the pad's width and height in pixels (10-4000).")
+    strokes = value.get("strokes")
+    if not isinstance(strokes, list) or not 1 <= len(strokes) <= SIGNATURE_MAX_STROKES:
+        raise bad(f"Draw the signature (1-{SIGNATURE_MAX_STROKES} strokes).")
+    clean, points = [], 0
+    for stroke in strokes:
+        if not isinstance(stroke, list) or not stroke:
+            raise bad("Each stroke is a list of [x, y] points.")
+        line = []
+        for pt in stroke:
+            if (not isinstance(pt, list) or len(pt) != 2
+                    or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in pt)
+                    or not (0 <= pt[0] <= width and 0 <= pt[1] <= height)):
+                raise bad("Each point is [x, y] inside the pad.")
+            line.append([round(float(pt[0]), 1), round(float(pt[1]), 1)])
+        points += len(line)
+        clean.append(line)
+    if points > SIGNATURE_MAX_POINTS:
+        raise bad(f"At most {SIGNATURE_MAX_POINTS} points.")
+    return {"name": name.strip(), "signed_at": signed_at.isoformat(), "width": width, "height": height,
+            "strokes": clean}
 
 
 def _existing(entity: str, fields: dict[str, Any]) -> Any:

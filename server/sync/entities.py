@@ -200,6 +200,7 @@ _register(Entity("inspection", Inspection, pushable=True, creatable=False, field
     "started_at": FieldSpec("datetime", nullable=True),
     "notes": _NOTE,
     "lot_size": FieldSpec("int", nullable=True, minimum=2, maximum=10_000_000),
+    "signature": FieldSpec("json", nullable=True, max_len=200_000),  # given with status signed_off
 }))
 _register(Entity("response", ChecklistResponse, pushable=True, fields={
     "inspection_id": _INSPECTION_REF,
