@@ -46,6 +46,7 @@ const APP_SHELL = [
   '/app/views/review-photo.js',
   '/app/views/review-queue.js',
   '/app/views/settings.js',
+  '/app/views/sign-off.js',
   '/app/views/sign-in.js',
 ];
 

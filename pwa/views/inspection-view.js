@@ -10,6 +10,7 @@ import { inTolerance, toBase, unitInfo, UNITS } from '../lib/measure.js';
 import { newId, saveRecord } from '../lib/store.js';
 import { computeVerdict } from '../lib/verdict.js';
 import { t } from '../i18n/index.js';
+import { showSignOff, signatureSvg } from './sign-off.js';
 
 const CLASSES = ['critical', 'major', 'minor'];
 const SHOWN_UNITS = 5;
@@ -169,10 +170,50 @@ class InspectionScreen {
     return Boolean(r) && r.fields.value !== null && r.fields.value !== '';
   }
 
+  signedOff() {
+    return this.insp?.fields.status === 'signed_off';
+  }
+
+  /** What the sign-off step shows: missing required items, failures, defects, photos, problems. */
+  signOffSummary() {
+    const { plans } = this.plans();
+    const v = plans ? this.verdict(plans) : { verdict: 'pending' };
+    const items = this.items();
+    const missing = items.filter((i) => i.required && !this.isAnswered(i)).map((i) => i.label ?? i.key);
+    const label = (key) => items.find((i) => i.key === key)?.label ?? key;
+    const failed = this.by.response.filter((r) => r.fields.passed === false).map((r) => label(r.fields.item_key));
+    const defects = { critical: 0, major: 0, minor: 0 };
+    for (const d of this.by.defect) {
+      if (d.fields.defect_class in defects) defects[d.fields.defect_class] += Math.max(0, Number(d.fields.count) || 0);
+    }
+    const local = [...this.photoBytes.values()];
+    return { verdict: v.verdict, missing, required: items.filter((i) => i.required).length, failed,
+      outOfTolerance: this.by.measurement.filter((m) => m.fields.in_tolerance === false).length, defects,
+      photosWaiting: local.filter((p) => p.state === 'pending').length,
+      problems: this.issues.length + local.filter((p) => p.state === 'failed' || p.state === 'rejected').length };
+  }
+
+  openSignOff() {
+    const el = this.root.querySelector('#signoff');
+    this.root.querySelector('[data-action="signoff"]')?.setAttribute('hidden', '');
+    showSignOff(el, {
+      summary: this.signOffSummary(),
+      name: this.ctx.session?.user?.name ?? '',
+      onCancel: () => this.root.querySelector('[data-action="signoff"]')?.removeAttribute('hidden'),
+      onSign: async (signature) => {
+        await this.save('inspection', this.id, { status: 'signed_off', signature });
+        this.root.querySelector('#saved').textContent = t('signoff.done');
+        this.draw(); // read-only from now on
+        this.root.querySelector('#saved').textContent = t('signoff.done');
+      },
+    });
+  }
+
   // ------------------------------------------------------------ saving
 
   async save(entity, id, fields, extra) {
     const saved = this.root.querySelector('#saved');
+    if (this.signedOff()) throw new Error(t('signoff.readOnly')); // the server would refuse it too
     try {
       const record = await saveRecord(entity, id, fields, extra);
       const list = this.by[entity] ?? (this.by[entity] = []);
@@ -249,6 +290,10 @@ class InspectionScreen {
       <h1>${t('list.po')} ${this.po.po_number ?? ''} · ${this.product.name ?? ''}</h1>
       <p class="muted">${t(`kind.${f.kind}`)} · <span data-testid="insp-status">${t(`status.${f.status ?? 'assigned'}`)}</span></p>
       <p id="saved" class="saved" role="status" aria-live="polite" data-testid="saved"></p>
+      ${this.signedOff() ? html`<div class="card signed-off" data-testid="signed-off">
+        <p><strong>${t('signoff.readOnly')}</strong></p>${signatureSvg(f.signature)}</div>` : ''}
+      <fieldset class="inspection-body" ${this.signedOff() ? 'disabled' : ''}>
+      <legend class="visually-hidden">${t('insp.plan')}</legend>
       <section id="tasks" aria-label="${t('insp.tasks')}"></section>
       <section id="issues"></section>
       <section id="summary" class="card" aria-labelledby="plan-h"></section>
@@ -256,7 +301,9 @@ class InspectionScreen {
       <section id="measure" class="card" aria-labelledby="measure-h"></section>
       <section id="defects" class="card" aria-labelledby="defects-h"></section>
       <section id="photos" class="card" aria-labelledby="photos-h"></section>
-      <div class="actions"><button type="button" class="primary" data-action="submit">${t('insp.submit')}</button></div>`);
+      </fieldset>
+      <section id="signoff" aria-labelledby="signoff-h"></section>
+      ${this.signedOff() ? '' : html`<div class="actions"><button type="button" class="primary" data-action="signoff">${t('signoff.start')}</button></div>`}`);
     this.drawTasks();
     this.drawIssues();
     this.drawSummary();
@@ -605,11 +652,9 @@ class InspectionScreen {
       const d = this.by.decision.find((x) => x.id === button.dataset.id);
       await this.save('decision', d.id, { resolved: true });
       this.drawTasks();
-    } else if (action === 'submit') {
+    } else if (action === 'signoff') {
       // The server computes the official verdict from the synced rows; the phone's is a preview.
-      await this.save('inspection', this.id, { status: 'submitted' });
-      this.root.querySelector('[data-testid="insp-status"]').textContent = t('status.submitted');
-      this.root.querySelector('#saved').textContent = t('insp.submitted');
+      this.openSignOff();
     }
   }
 
