@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from ..models import SyncMixin, UTCDateTime
+from ..models import IdMixin, SyncMixin, TimestampMixin, UTCDateTime
 
 
 class Product(SyncMixin, db.Model):
@@ -133,3 +133,19 @@ class Batch(SyncMixin, db.Model):
     sequence: Mapped[int] = mapped_column(Integer, default=1)
 
     po_line: Mapped[POLine] = relationship(lazy="joined")
+
+
+class GoldenSamplePin(IdMixin, TimestampMixin, db.Model):
+    """The golden-sample version a PO line is produced and inspected against.
+
+    A new approval never moves another PO's reference: before a version is superseded, every
+    unpinned line of the product is pinned to it (see ``service.keep_current_references``), and
+    a PO takes a newer version only when it chooses it (or approved it itself).
+    """
+
+    __tablename__ = "po_line_golden_samples"
+
+    po_line_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("po_lines.id", ondelete="CASCADE"), unique=True)
+    golden_sample_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("golden_samples.id"))
+    pinned_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")

@@ -16,7 +16,8 @@ from ..auth import Action, Principal
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import utcnow
-from .models import Batch, ColourStandard, DimensionSpec, GoldenSample, POLine, Product, PurchaseOrder
+from .models import (Batch, ColourStandard, DimensionSpec, GoldenSample, GoldenSamplePin, POLine, Product,
+                     PurchaseOrder)
 
 
 
@@ -178,8 +179,10 @@ def add_golden_sample_version(p: Principal, product_id: uuid.UUID, *, measured: 
     ``p`` now (or at ``approved_at``); the approved one before it becomes ``superseded``. Rows are
     never rewritten otherwise, so past analyses keep their reference.
 
+    Unpinned lines of open POs are first pinned to the version in force (:func:`keep_current_references`).
     The caller has checked that ``p`` is an editor of the product's brand, and commits.
     """
+    keep_current_references(product_id, p.id)
     previous = db.session.scalars(select(GoldenSample).where(GoldenSample.product_id == product_id)
                                   .order_by(GoldenSample.version.desc())).all()
     for gs in previous:
@@ -213,6 +216,47 @@ def current_golden_sample(product_id: uuid.UUID) -> GoldenSample | None:
     return db.session.scalar(select(GoldenSample).where(GoldenSample.product_id == product_id,
                                                         GoldenSample.status == "approved")
                              .order_by(GoldenSample.version.desc()))
+
+
+def golden_sample_pin(line_id: uuid.UUID) -> GoldenSamplePin | None:
+    return db.session.scalar(select(GoldenSamplePin).where(GoldenSamplePin.po_line_id == line_id))
+
+
+def reference_golden_sample(line: POLine | None, product_id: uuid.UUID | None = None) -> GoldenSample | None:
+    """The golden sample a PO line is produced and inspected against: its pin, else the current approval."""
+    if line is not None:
+        pin = golden_sample_pin(line.id)
+        if pin is not None:
+            return db.session.get(GoldenSample, pin.golden_sample_id)
+    return current_golden_sample(line.product_id if line is not None else product_id)
+
+
+def pin_golden_sample(line: POLine, golden: GoldenSample, user_id: uuid.UUID | None, note: str = "") -> GoldenSamplePin:
+    """Pin ``line`` to ``golden`` (replacing its pin); no commit."""
+    pin = golden_sample_pin(line.id) or GoldenSamplePin(po_line_id=line.id)
+    pin.golden_sample_id, pin.pinned_by_id, pin.note = golden.id, user_id, note
+    db.session.add(pin)
+    return pin
+
+
+def keep_current_references(product_id: uuid.UUID, user_id: uuid.UUID | None) -> int:
+    """Before a new version of the product is approved: pin every unpinned line to the version in force.
+
+    So approving a sample on one PO (or on the product) never replaces the reference of another
+    PO; that PO moves to the new version only when it chooses it. Lines of closed or cancelled
+    POs are left alone. Returns how many lines were pinned; no commit.
+    """
+    current = current_golden_sample(product_id)
+    if current is None:
+        return 0
+    pinned = select(GoldenSamplePin.po_line_id)
+    lines = db.session.scalars(select(POLine).join(PurchaseOrder).where(
+        POLine.product_id == product_id, POLine.deleted.is_(False), POLine.id.notin_(pinned),
+        PurchaseOrder.deleted.is_(False), PurchaseOrder.status.notin_(("closed", "cancelled")))).all()
+    for line in lines:
+        pin_golden_sample(line, current, user_id, f"Kept at version {current.version} when a newer one was approved.")
+    db.session.flush()
+    return len(lines)
 
 
 # -- purchase orders and batches ------------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import Membership, OrgKind, Organisation, Role, User
 from ..auth import Principal
 from ..catalog.models import Batch, DimensionSpec, Product, PurchaseOrder
-from ..catalog.service import current_golden_sample
+from ..catalog.service import reference_golden_sample
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import utcnow
@@ -509,7 +509,9 @@ def create_inspection(p: Principal, data: dict[str, Any]) -> Inspection:
     lot_size = data.get("lot_size") or (batch.lot_size if batch else None)
     if lot_size is None:
         lot_size = sum(line.quantity for line in po.lines if line.product_id == product_id and not line.deleted)
-    golden = current_golden_sample(product_id)
+    line = batch.po_line if batch else next((ln for ln in po.lines if ln.product_id == product_id and not ln.deleted),
+                                            None)
+    golden = reference_golden_sample(line, product_id)  # the version this PO is pinned to
     insp = Inspection(id=data.get("id") or uuid.uuid4(), kind=data["kind"], purchase_order_id=po.id,
                       batch_id=batch.id if batch else None, product_id=product_id, template_id=template.id,
                       inspector_id=data.get("inspector_id"), golden_sample_id=golden.id if golden else None,

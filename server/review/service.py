@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..accounts.models import Organisation, Role, User
 from ..auth import Principal
 from ..catalog.models import Batch, ColourStandard, GoldenSample, POLine, Product, PurchaseOrder
-from ..catalog.service import current_golden_sample, visible_batches
+from ..catalog.service import reference_golden_sample, visible_batches
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..extensions import db
 from ..inspect import drift as drift_stats
@@ -171,7 +171,8 @@ def photo_detail(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
     photo, insp, po, product = row
     item = queue_item(row)
     golden = (db.session.get(GoldenSample, insp.golden_sample_id) if insp.golden_sample_id
-              else current_golden_sample(product.id))
+              else reference_golden_sample(None if insp.batch_id is None else db.session.get(Batch, insp.batch_id).po_line,
+                                           product.id))
     analysis = photo.analysis if isinstance(photo.analysis, dict) else {}
     item["analysis"] = analysis
     item["golden_sample"] = None if golden is None else {
@@ -373,7 +374,7 @@ def _batch_context(batch: Batch) -> tuple[Product, PurchaseOrder, GoldenSample |
     po = db.session.get(PurchaseOrder, line.purchase_order_id)
     golden_id = db.session.scalar(select(Inspection.golden_sample_id).where(
         Inspection.batch_id == batch.id, Inspection.golden_sample_id.is_not(None)).limit(1))
-    golden = db.session.get(GoldenSample, golden_id) if golden_id else current_golden_sample(product.id)
+    golden = db.session.get(GoldenSample, golden_id) if golden_id else reference_golden_sample(line)
     return product, po, golden
 
 

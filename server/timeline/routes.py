@@ -13,7 +13,8 @@ from ..errors import NotFound, ValidationFailed
 from ..extensions import db
 from . import release, service
 from .models import MILESTONE_KINDS, GoldenSampleSubmission, Material, Milestone, Shipment
-from .schemas import (AlertQuerySchema, AlertSchema, CommentFormSchema, DecisionSchema, DocumentSchema,
+from .schemas import (AlertQuerySchema, AlertSchema, ChooseGoldenSampleSchema, CommentFormSchema,
+                      LineGoldenSampleSchema, DecisionSchema, DocumentSchema,
                       DocumentUpdateSchema, FromInspectionSchema, GateSchema, ReleaseSchema, ShipmentAuditSchema,
                       WaiverSchema, IssueCommentSchema, IssueQuerySchema, IssueSchema,
                       IssueUpdateSchema, MaterialSchema, MaterialUpdateSchema, MilestoneSchema,
@@ -86,6 +87,22 @@ class SubmissionDecision(MethodView):
         p = require()
         sub, po = service.submission_or_404(p, submission_id)
         return service.decide_golden_sample(p, sub, po, body["decision"], body["comment"])
+
+
+@blp.route("/purchase-orders/<uuid:po_id>/golden-samples")
+class PoGoldenSamples(MethodView):
+    @blp.response(200, LineGoldenSampleSchema(many=True))
+    def get(self, po_id: uuid.UUID):
+        """Per PO line: the golden-sample version it is produced and inspected against"""
+        p, po = _po(po_id)
+        return service.po_golden_samples(p, po)
+
+    @blp.arguments(ChooseGoldenSampleSchema)
+    @blp.response(200, LineGoldenSampleSchema(many=True))
+    def put(self, body, po_id: uuid.UUID):
+        """Pin the PO's lines of a product (or one line) to a golden-sample version (brand editors)"""
+        p, po = _po(po_id)
+        return service.choose_golden_sample(p, po, body)
 
 
 # -- schedule, materials, milestones, progress ---------------------------------------------------

@@ -75,6 +75,36 @@ class SubmissionSchema(_Record):
     golden_sample_id = fields.UUID(dump_only=True, allow_none=True)
 
 
+class PinnedGoldenSampleSchema(Schema):
+    id = fields.UUID()
+    version = fields.Integer()
+    status = fields.String()
+    approved_at = fields.DateTime(allow_none=True)
+
+
+class LineGoldenSampleSchema(Schema):
+    po_line_id = fields.UUID()
+    product_id = fields.UUID()
+    sku = fields.String()
+    golden_sample = fields.Nested(PinnedGoldenSampleSchema, allow_none=True,
+                                  metadata={"description": "the version this line is produced and inspected against"})
+    pinned = fields.Boolean()
+    latest_approved = fields.Nested(PinnedGoldenSampleSchema, allow_none=True)
+    newer_version_available = fields.Boolean()
+
+
+class ChooseGoldenSampleSchema(Schema):
+    golden_sample_id = fields.UUID(required=True)
+    product_id = fields.UUID(metadata={"description": "every line of this product on the PO"})
+    po_line_id = fields.UUID(metadata={"description": "or just this line"})
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _target(self, data, **_):
+        if not (data.get("product_id") or data.get("po_line_id")):
+            raise ValidationError("Name the product or the PO line.", "product_id")
+
+
 class DecisionSchema(Schema):
     decision = fields.String(required=True, validate=validate.OneOf(["approve", "reject"]))
     comment = fields.String(load_default="", validate=_text)

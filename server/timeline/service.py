@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from ..accounts.models import Membership
 from ..auth import Action, Principal
 from ..catalog.models import Batch, GoldenSample, POLine, PurchaseOrder
-from ..catalog.service import add_golden_sample_version, visible_purchase_orders
+from ..catalog.service import (add_golden_sample_version, current_golden_sample, golden_sample_pin,
+                               pin_golden_sample, reference_golden_sample, visible_purchase_orders)
 from ..errors import Conflict, Forbidden, NotFound, PayloadTooLarge, Unavailable, UnsupportedMedia, ValidationFailed
 from ..extensions import db
 from ..inspect.models import Defect, Inspection, Photo
@@ -208,6 +209,9 @@ def decide_golden_sample(p: Principal, sub: GoldenSampleSubmission, po: Purchase
                                        approved_at=sub.decided_at)
         sub.golden_sample_id = gs.id
         sub.status = "approved"
+        for line in po.lines:  # the PO that approved the sample is produced against it
+            if line.product_id == sub.product_id and not line.deleted:
+                pin_golden_sample(line, gs, p.id, "Approved on this PO.")
     else:
         sub.status = "rejected"
     refresh_alerts(po)
@@ -216,11 +220,48 @@ def decide_golden_sample(p: Principal, sub: GoldenSampleSubmission, po: Purchase
 
 
 def products_without_golden_sample(po: PurchaseOrder) -> list[str]:
-    """SKUs on the PO that have no approved golden sample."""
-    product_ids = {line.product_id for line in po.lines if not line.deleted}
-    approved = set(db.session.scalars(select(GoldenSample.product_id).where(
-        GoldenSample.product_id.in_(product_ids), GoldenSample.status == "approved")))
-    return sorted(line.product.sku for line in po.lines if not line.deleted and line.product_id not in approved)
+    """SKUs on the PO whose lines have no golden sample to be produced against (no pin, no approval)."""
+    return sorted({line.product.sku for line in po.lines
+                   if not line.deleted and reference_golden_sample(line) is None})
+
+
+def po_golden_samples(p: Principal, po: PurchaseOrder) -> list[dict[str, Any]]:
+    """Per PO line: the golden-sample version it is produced and inspected against, and the newest approval."""
+    out = []
+    for line in po.lines:
+        if line.deleted:
+            continue
+        ref = reference_golden_sample(line)
+        latest = current_golden_sample(line.product_id)
+        out.append({"po_line_id": line.id, "product_id": line.product_id, "sku": line.product.sku,
+                    "golden_sample": ref, "pinned": golden_sample_pin(line.id) is not None,
+                    "latest_approved": latest,
+                    "newer_version_available": bool(ref and latest and latest.version > ref.version)})
+    return out
+
+
+def choose_golden_sample(p: Principal, po: PurchaseOrder, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Pin the PO's lines of a product (or one line) to a golden-sample version (brand editors).
+
+    The version must be an approved or superseded version of that product. Raises ``Forbidden``,
+    ``ValidationFailed``.
+    """
+    require_brand(p, po)
+    gs = db.session.get(GoldenSample, data["golden_sample_id"])
+    lines = [line for line in po.lines if not line.deleted and
+             (line.id == data["po_line_id"] if data.get("po_line_id") else line.product_id == data.get("product_id"))]
+    errors: dict[str, list[str]] = {}
+    if not lines:
+        errors["po_line_id" if data.get("po_line_id") else "product_id"] = ["No such line or product on this PO."]
+    elif gs is None or gs.product_id != lines[0].product_id or gs.status not in ("approved", "superseded"):
+        errors["golden_sample_id"] = ["Not an approved version of this line's product."]
+    if errors:
+        raise ValidationFailed(errors=errors)
+    for line in lines:
+        pin_golden_sample(line, gs, p.id, data.get("note", ""))
+    refresh_alerts(po)
+    db.session.commit()
+    return po_golden_samples(p, po)
 
 
 # -- schedule, materials, milestones ------------------------------------------------------------
@@ -922,8 +963,7 @@ def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> d
     for line in po.lines:
         if line.deleted:
             continue
-        gs = db.session.scalar(select(GoldenSample).where(GoldenSample.product_id == line.product_id,
-                                                          GoldenSample.status == "approved"))
+        gs = reference_golden_sample(line)
         ms.append(_milestone("golden_sample_approved", line.product.sku, f"Golden sample approved: {line.product.sku}",
                              planned("golden_sample_approved", None, line.product.sku) or
                              planned("golden_sample_approved"), None,
