@@ -503,9 +503,12 @@ class InspectionScreen {
         <button type="submit" class="primary">${t('insp.addDefect')}</button>
       </form>`);
     const form = el.querySelector('#defect-form');
+    // The library's class is only a default: once the inspector picks a class, it stays.
+    let classChosen = false;
+    form.defect_class.addEventListener('change', () => { classChosen = true; });
     form.code.addEventListener('change', () => {
       const e = entries.find((x) => x.code === form.code.value);
-      if (e) form.defect_class.value = e.default_class;
+      if (e && !classChosen) form.defect_class.value = e.default_class;
     });
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
