@@ -332,4 +332,5 @@ export default {
   'reason.warning': 'Warning',
   'reason.no_card': 'Inspection card not found',
   'reason.no_unit': 'Unit not found',
+  'insp.fromPhotos': 'Measured from photos',
 };

@@ -331,4 +331,5 @@ export default {
   'reason.warning': '警告',
   'reason.no_card': '未找到检验卡',
   'reason.no_unit': '未找到产品',
+  'insp.fromPhotos': '照片测量结果',
 };

@@ -68,8 +68,10 @@ class InspectionScreen {
     return this.by.response.find((r) => r.fields.item_key === itemKey && (r.fields.unit_index ?? null) === unitIndex);
   }
 
+  /** The inspector's own measurement of one spec on one unit (photo-derived ones are listed apart). */
   measurement(specId, unitIndex) {
-    return this.by.measurement.find((r) => r.fields.dimension_spec_id === specId && r.fields.unit_index === unitIndex);
+    return this.by.measurement.find((r) => r.fields.source !== 'photo' && r.fields.dimension_spec_id === specId
+      && r.fields.unit_index === unitIndex);
   }
 
   spec(item) {
@@ -131,7 +133,10 @@ class InspectionScreen {
   unitsSeen(sampleSize) {
     if (['submitted', 'signed_off'].includes(this.insp.fields.status)) return sampleSize;
     const seen = new Set();
-    for (const list of [this.by.response, this.by.measurement, this.by.defect, this.by.photo]) {
+    // A photo-derived measurement is about its photo's unit (counted through the photo when it has
+    // one); the server files those without a unit under index 0, which is not a sampled unit.
+    const manual = this.by.measurement.filter((m) => m.fields.source !== 'photo');
+    for (const list of [this.by.response, manual, this.by.defect, this.by.photo]) {
       for (const r of list) if (r.fields.unit_index !== null && r.fields.unit_index !== undefined) seen.add(r.fields.unit_index);
     }
     return seen.size;
@@ -450,7 +455,8 @@ class InspectionScreen {
     const el = this.root.querySelector('#measure');
     const specs = this.specItems();
     if (!specs.length) { render(el, html``); el.hidden = true; return; }
-    const measured = Math.max(0, ...this.by.measurement.map((m) => m.fields.unit_index));
+    const measured = Math.max(0, ...this.by.measurement.filter((m) => m.fields.source !== 'photo').map((m) => m.fields.unit_index));
+    const fromPhotos = this.by.measurement.filter((m) => m.fields.source === 'photo');
     const n = this.lastSample || SHOWN_UNITS;
     this.shownUnits = Math.max(this.shownUnits ?? 0, Math.min(n, SHOWN_UNITS), measured);
     const units = Array.from({ length: this.shownUnits }, (_, i) => i + 1);
@@ -473,7 +479,13 @@ class InspectionScreen {
             </div>`;
           })}</div>`;
       })}
-      ${this.shownUnits < n ? html`<button type="button" data-action="more-units">+ ${t('insp.unit', { n: this.shownUnits + 1 })}</button>` : ''}`);
+      ${this.shownUnits < n ? html`<button type="button" data-action="more-units">+ ${t('insp.unit', { n: this.shownUnits + 1 })}</button>` : ''}
+      ${fromPhotos.length ? html`<h3>${t('insp.fromPhotos')}</h3><ul class="plain" data-testid="photo-measurements">${fromPhotos.map((m) => {
+        const item = specs.find((i) => i.dimension_spec_id === m.fields.dimension_spec_id);
+        const unit = m.fields.unit_index ? ` · ${t('insp.unit', { n: m.fields.unit_index })}` : '';
+        return html`<li class="${m.fields.in_tolerance === false ? 'out' : 'in'}">${item?.label ?? ''}: ${fmt(m.fields.value_si ?? m.fields.value_entered)} mm${unit}
+          · ${m.fields.in_tolerance === false ? t('insp.outTol') : t('insp.inTol')}</li>`;
+      })}</ul>` : ''}`);
   }
 
   drawDefects() {
