@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "CELERY_RESULT_BACKEND": "",
     # photo analysis: below this confidence (0..1) a photo is flagged for review
     "ANALYSIS_MIN_CONFIDENCE": 0.6,
+    # ColorChecker edition the inspectors' charts belong to: post2014 | pre2014 | babelcolor2006.
+    "COLOR_CHART_EDITION": "post2014",
     # drift
     "DRIFT_EWMA_LAMBDA": 0.2,
     "DRIFT_EWMA_L": 3.0,

@@ -49,12 +49,14 @@ log = logging.getLogger(__name__)
 
 #: Flag reasons that the analysis sets (and clears again on re-analysis). Other reasons on a
 #: photo (set by people) are kept as they are.
-ANALYSIS_FLAGS = ("out_of_tolerance", "unusable", "low_confidence")
+ANALYSIS_FLAGS = ("out_of_tolerance", "needs_review", "retake", "unusable", "low_confidence")
 #: Upload states in which the photo's bytes are in storage.
 ANALYSABLE_STATES = ("stored", "analysed")
 #: The dimension specs a photo measures, by name.
 PHOTO_DIMENSIONS = (("length", "length_mm"), ("width", "width_mm"))
 OVERLAY_CONTENT_TYPE = "image/jpeg"
+#: Photo analysis statuses (``Photo.analysis_status``).
+ANALYSIS_STATUSES = ("pass", "review", "fail", "retake", "unusable")
 _PIPELINE_KEYS = ("lab", "length_mm", "width_mm", "delta_e_max", "size_tolerance_mm")
 _MEASUREMENT_NS = uuid.UUID("3d8e61a4-0a4e-4f63-9b55-5c1bd0a7c2f1")
 
@@ -154,16 +156,23 @@ def _number(value: Any) -> float | None:
 def flags_for(result: dict[str, Any], min_confidence: float) -> list[str]:
     """The review flags an analysis result raises, in :data:`ANALYSIS_FLAGS` order.
 
-    ``out_of_tolerance`` for a ``fail``, ``unusable`` for an ``unusable`` result, and
-    ``low_confidence`` when a pass or fail has a confidence below ``min_confidence`` (an
-    unusable result is already flagged; its confidence says nothing more).
+    ``out_of_tolerance`` for a ``fail``, ``needs_review`` for a ``review`` (the measurement's
+    uncertainty straddles the tolerance: a person decides, exactly as for a failed photo),
+    ``retake`` for a ``retake``, ``unusable`` for an ``unusable`` result, and
+    ``low_confidence`` when a pass, review or fail has a confidence below ``min_confidence``
+    (a retake or unusable result is already flagged; its confidence says nothing more).
     """
     status = result.get("status")
     flags = []
     if status == "fail":
         flags.append("out_of_tolerance")
-    if status not in ("pass", "fail"):
-        flags.append("unusable")
+    elif status == "review":
+        flags.append("needs_review")
+    elif status == "retake":
+        flags.append("retake")
+    if status not in ("pass", "review", "fail"):
+        if status != "retake":
+            flags.append("unusable")
     elif (_number(result.get("confidence")) or 0.0) < min_confidence:
         flags.append("low_confidence")
     return flags
@@ -231,21 +240,22 @@ def run_pipeline(data: bytes, reference: dict[str, Any]) -> dict[str, Any]:
 
     pipeline_reference = {k: v for k, v in reference.items() if k in _PIPELINE_KEYS}
     try:
-        result = analyze_photo(data, pipeline_reference, max_pixels=int(current_app.config["PHOTO_MAX_PIXELS"]))
+        result = analyze_photo(data, pipeline_reference, max_pixels=int(current_app.config["PHOTO_MAX_PIXELS"]),
+                               chart_edition=str(current_app.config.get("COLOR_CHART_EDITION", "post2014")))
     except MemoryError:
         return _unusable("not enough memory to analyse this photo")
     except Exception as exc:  # noqa: BLE001 - a photo must never leave the worker with an error
         log.exception("the analysis pipeline failed")
         return _unusable(f"analysis failed unexpectedly ({type(exc).__name__})")
-    if not isinstance(result, dict) or result.get("status") not in ("pass", "fail", "unusable"):
+    if not isinstance(result, dict) or result.get("status") not in ANALYSIS_STATUSES:
         return _unusable("analysis gave no usable answer")
     return result
 
 
 def _unusable(reason: str) -> dict[str, Any]:
-    return {"status": "unusable", "calibrated": False, "lab": None, "delta_e_cie2000": None,
-            "length_mm": None, "width_mm": None, "confidence": 0.0, "reasons": [reason],
-            "overlay_jpeg": b"", "quality": {}}
+    return {"status": "unusable", "calibrated": False, "lab": None, "delta_e_cie2000": None, "delta_e_u": None,
+            "length_mm": None, "width_mm": None, "length_u_mm": None, "width_u_mm": None, "light_cct_k": None,
+            "confidence": 0.0, "reasons": [reason], "reason_codes": ["unreadable"], "overlay_jpeg": b"", "quality": {}}
 
 
 def _load_bytes(key: str) -> tuple[bytes, str | None]:
@@ -354,7 +364,7 @@ def _save_measurements(photo: Photo, inspection: Inspection, analysis: dict[str,
             continue
         value = _number(analysis.get(key))
         row = db.session.get(Measurement, measurement_id(photo.id, spec.id))
-        if value is None or analysis.get("status") == "unusable":
+        if value is None or analysis.get("status") in ("unusable", "retake"):
             if row is not None and not row.deleted:
                 row.deleted = True
             continue

@@ -49,13 +49,14 @@ from __future__ import annotations
 
 import math
 import struct
+import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from server.inspect import color, cv_compat
-from server.inspect.card import CARD_GEOMETRY, COLORCHECKER_CLASSIC_SRGB_U8, CardGeometry
+from server.inspect import charts, color, cv_compat
+from server.inspect.card import CARD_GEOMETRY, CardGeometry
 
 __all__ = [
     "CardDetection",
@@ -79,10 +80,9 @@ UNIT_PX_PER_MM = 4.0  # rectified unit area: 0.25 mm per pixel (edges are found 
 CARD_PX_PER_MM = 2.0  # rectified whole card for the flat field
 BLUR_LIMIT_MM = 0.6  # edge blur (Gaussian sigma on the card) that makes a photo unusable
 OVERLAY_MAX_SIDE = 1280
+ANALYSIS_TIME_BUDGET_S = 1.5  # the full-resolution chart search runs only within this time
 LAPLACIAN_BLURRY = 3.0  # Laplacian variance (~1000 px image) below which a card-less photo is called blurry
 
-_REF_LINEAR = color.srgb_to_linear(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
-_REF_LAB = color.srgb_to_lab(np.array(COLORCHECKER_CLASSIC_SRGB_U8, dtype=np.uint8))
 _SRGB_U8_TO_LINEAR = color.srgb_to_linear(np.arange(256, dtype=np.uint8)).astype(np.float32)
 
 
@@ -305,7 +305,7 @@ def detect_card(bgr: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY, *, gray
     scale = small.shape[1] / bgr.shape[1]
     counts = {int(i): int(np.sum(ids == i)) for i in set(ids.tolist())}
     found_ids, found_corners = [], []
-    for c, i in zip(corners, ids.tolist()):
+    for c, i in zip(corners, ids.tolist(), strict=True):
         if i in wanted and counts[i] == 1:
             found_ids.append(int(i))
             found_corners.append(c / scale + (0.5 / scale - 0.5))  # pixel-centre convention
@@ -353,7 +353,7 @@ def _rectify(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_mm: flo
     return cv2.warpPerspective(bgr, to_grid @ image_to_card, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _rectify_linear(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_mm: float) -> tuple[np.ndarray, np.ndarray]:
+def _rectify_linear(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_mm: float, lut=None) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`_rectify`, but interpolating in linear light (edges keep their true
     position: mixing gamma-encoded values would make dark objects look larger). Returns
     ``(linear RGB float32, 8-bit BGR)`` of the area."""
@@ -366,21 +366,21 @@ def _rectify_linear(bgr: np.ndarray, image_to_card: np.ndarray, area_mm, px_per_
     crop = bgr[cy0:cy1, cx0:cx1]
     shift = np.array([[1, 0, cx0], [0, 1, cy0], [0, 0, 1]], dtype=np.float64)
     h_crop = image_to_card @ shift
-    linear = _rectify(_linear_rgb(crop), h_crop, area_mm, px_per_mm)
+    linear = _rectify(_linear_rgb(crop, lut), h_crop, area_mm, px_per_mm)
     raw = _rectify(crop, h_crop, area_mm, px_per_mm)
     return linear, raw
 
 
-def _corrected_area(bgr, detection, flat, checker, area_mm, px_per_mm, *, exact_edges: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _corrected_area(bgr, detection, flat, checker, area_mm, px_per_mm, *, exact_edges: bool = True, lut=None) -> tuple[np.ndarray, np.ndarray]:
     """Rectify a card area in linear light, flatten the light with the paper's flat field
     and apply the colour correction (or, without a checker, white-balance on the paper).
     ``exact_edges=False`` (a grid much coarser than the image) resamples the 8-bit image
     and converts only the result to linear light. Returns ``(linear RGB float32, 8-bit BGR)``."""
     if exact_edges:
-        linear, raw = _rectify_linear(bgr, detection.image_to_card, area_mm, px_per_mm)
+        linear, raw = _rectify_linear(bgr, detection.image_to_card, area_mm, px_per_mm, lut)
     else:
         raw = _rectify(bgr, detection.image_to_card, area_mm, px_per_mm)
-        linear = _linear_rgb(raw)
+        linear = _linear_rgb(raw, lut)
     if flat is not None:
         ys = area_mm[1] + np.arange(raw.shape[0]) / px_per_mm
         xs = area_mm[0] + np.arange(raw.shape[1]) / px_per_mm
@@ -394,11 +394,18 @@ def _corrected_area(bgr, detection, flat, checker, area_mm, px_per_mm, *, exact_
     return linear, raw
 
 
-def _linear_rgb(bgr_u8: np.ndarray) -> np.ndarray:
-    """8-bit BGR sRGB -> linear RGB float32 (channel order R, G, B)."""
+def _linear_rgb(bgr_u8: np.ndarray, lut: np.ndarray | None = None) -> np.ndarray:
+    """8-bit BGR -> linear RGB float32 (channel order R, G, B): the sRGB decoding, or with
+    ``lut`` (256, 1, 3) float32, the phone's own tone curves undone per channel (see
+    :func:`fit_tone_curves`)."""
+    if lut is None:
+        if bgr_u8.ndim == 3 and bgr_u8.shape[0] > 0 and bgr_u8.shape[1] > 0:
+            return cv2.LUT(cv2.cvtColor(bgr_u8, cv2.COLOR_BGR2RGB), _SRGB_U8_TO_LINEAR)
+        return _SRGB_U8_TO_LINEAR[bgr_u8[..., ::-1]]
     if bgr_u8.ndim == 3 and bgr_u8.shape[0] > 0 and bgr_u8.shape[1] > 0:
-        return cv2.LUT(cv2.cvtColor(bgr_u8, cv2.COLOR_BGR2RGB), _SRGB_U8_TO_LINEAR)
-    return _SRGB_U8_TO_LINEAR[bgr_u8[..., ::-1]]
+        return cv2.LUT(cv2.cvtColor(bgr_u8, cv2.COLOR_BGR2RGB), lut)
+    rgb = bgr_u8[..., ::-1]
+    return np.stack([lut[rgb[..., k], 0, k] for k in range(3)], axis=-1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -413,15 +420,35 @@ class FlatField:
     paper_rgb_linear: tuple[float, float, float]  # median paper colour (camera linear RGB)
     samples: int
     residual_rel: float  # RMS relative residual of the fit
-    value_range: tuple[float, float]
+    value_range: tuple[float, float]  # lowest and highest fitted value on the paper squares used
+    bounds_mm: tuple[float, float, float, float] = (0.0, 0.0, 250.0, 180.0)  # paper squares used
 
     def at(self, x_mm, y_mm) -> np.ndarray:
-        """Relative paper brightness at card positions (clamped to the fitted range)."""
-        x = (np.asarray(x_mm, dtype=np.float64) - 125.0) / 125.0
-        y = (np.asarray(y_mm, dtype=np.float64) - 90.0) / 90.0
+        """Relative paper brightness at card positions. No extrapolation: a position
+        outside the paper squares used takes the value at the nearest point of their
+        bounding box, and the value is kept within the fitted range."""
+        b = self.bounds_mm
+        x = (np.clip(np.asarray(x_mm, dtype=np.float64), b[0], b[2]) - 125.0) / 125.0
+        y = (np.clip(np.asarray(y_mm, dtype=np.float64), b[1], b[3]) - 90.0) / 90.0
         c = self.coefficients
         v = c[0] + c[1] * x + c[2] * y + c[3] * x * x + c[4] * x * y + c[5] * y * y
         return np.clip(v, self.value_range[0], self.value_range[1])
+
+    def outside_mm(self, x_mm, y_mm) -> float:
+        """How far (mm) a card position lies outside the region the paper constrains."""
+        b = self.bounds_mm
+        dx = max(b[0] - float(x_mm), 0.0, float(x_mm) - b[2])
+        dy = max(b[1] - float(y_mm), 0.0, float(y_mm) - b[3])
+        return math.hypot(dx, dy)
+
+    def gradient_rel_per_mm(self, x_mm, y_mm) -> float:
+        """Relative change of the light per mm at a card position (clamped as :meth:`at`)."""
+        b = self.bounds_mm
+        x, y = min(max(float(x_mm), b[0]), b[2]), min(max(float(y_mm), b[1]), b[3])
+        v = float(self.at(x, y))
+        gx = (float(self.at(min(x + 1.0, b[2]), y)) - float(self.at(max(x - 1.0, b[0]), y))) / 2.0
+        gy = (float(self.at(x, min(y + 1.0, b[3]))) - float(self.at(x, max(y - 1.0, b[1])))) / 2.0
+        return math.hypot(gx, gy) / max(v, 1e-6)
 
 
 def fit_flat_field(card_linear: np.ndarray, px_per_mm: float, geometry: CardGeometry = CARD_GEOMETRY) -> FlatField | None:
@@ -450,7 +477,7 @@ def _paper_squares(geometry: CardGeometry, px_per_mm: float, grid_shape) -> tupl
     return points[ok], cols[ok], rows[ok], half
 
 
-def _flat_field_from_photo(bgr: np.ndarray, image_to_card: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY) -> FlatField | None:
+def _flat_field_from_photo(bgr: np.ndarray, image_to_card: np.ndarray, geometry: CardGeometry = CARD_GEOMETRY, lut=None) -> FlatField | None:
     """:func:`fit_flat_field` on the card rectified at ``CARD_PX_PER_MM``, but resampling only
     the paper squares (a few percent of the card) straight from the photo."""
     px = CARD_PX_PER_MM
@@ -466,7 +493,7 @@ def _flat_field_from_photo(bgr: np.ndarray, image_to_card: np.ndarray, geometry:
     card_pts = np.stack([gx, gy], axis=-1).reshape(-1, 1, 2)
     maps = cv2.perspectiveTransform(card_pts, np.linalg.inv(image_to_card)).reshape(n * side, side, 2).astype(np.float32)
     squares = cv2.remap(bgr, maps[..., 0], maps[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    rgb = _linear_rgb(squares).reshape(n, side * side, 3).astype(np.float64).mean(axis=1)
+    rgb = _linear_rgb(squares, lut).reshape(n, side * side, 3).astype(np.float64).mean(axis=1)
     return _fit_paper(points, rgb)
 
 
@@ -492,7 +519,9 @@ def _fit_paper(points: np.ndarray, rgb_means: np.ndarray) -> FlatField | None:
     paper_rgb = [float(np.median(rgb_means[keep, k] / fitted)) for k in range(3)]
     residual = float(np.sqrt(np.mean((values[keep] / fitted - 1.0) ** 2)))
     lo, hi = float(fitted.min()), float(fitted.max())
-    return FlatField(tuple(float(v) for v in coef), tuple(paper_rgb), int(keep.sum()), residual, (0.8 * lo, 1.2 * hi))
+    kept = points[keep]
+    bounds = (float(kept[:, 0].min()), float(kept[:, 1].min()), float(kept[:, 0].max()), float(kept[:, 1].max()))
+    return FlatField(tuple(float(v) for v in coef), tuple(paper_rgb), int(keep.sum()), residual, (lo, hi), bounds)
 
 
 # ---------------------------------------------------------------------------------------
@@ -507,9 +536,14 @@ class CheckerFit:
     residuals_de00: np.ndarray  # (24,) ΔE00 of each corrected patch vs. its reference (NaN if left out)
     used: np.ndarray  # (24,) bool
     source: str  # "card outline" | "mcc"
-    patch_centers_px: np.ndarray  # (24, 2) in the decoded image
+    patch_centers_px: np.ndarray  # (24, 2) in the decoded image, reference order
     clipped: int
     dark: bool
+    quads_px: np.ndarray | None = None  # (24, 4, 2) reference order
+    centers_mm: np.ndarray | None = None  # (24, 2) card mm, reference order (None without a card)
+    means: np.ndarray | None = None  # (24, 3) camera-linear, flat-fielded, reference order
+    clipped_mask: np.ndarray | None = None  # (24,) bool, reference order
+    tone_curves: bool = False  # the phone's tone curves were undone from the neutral patches
 
     def apply(self, rgb_linear: np.ndarray) -> np.ndarray:
         """Correct camera-linear RGB (..., 3) to linear sRGB (..., 3)."""
@@ -526,31 +560,85 @@ class CheckerFit:
     def max_residual(self) -> float:
         return float(np.nanmax(self.residuals_de00))
 
+    @property
+    def rms_residual(self) -> float:
+        return float(np.sqrt(np.nanmean(self.residuals_de00**2)))
 
-def fit_colour_correction(patch_rgb_linear: np.ndarray, clipped: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    @property
+    def center_mm(self) -> np.ndarray | None:
+        return None if self.centers_mm is None else self.centers_mm.mean(axis=0)
+
+
+def fit_colour_correction(
+    patch_rgb_linear: np.ndarray, clipped: np.ndarray, reference_linear: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Weighted least-squares affine map from measured patch colours (24, 3, camera linear
-    RGB) to the published ColorChecker values (linear sRGB D65).
+    RGB) to the ColorChecker's values (linear sRGB D65, ``reference_linear`` (24, 3), by
+    default those of :data:`charts.DEFAULT_CHART_EDITION`).
 
     Returns ``(matrix (3, 4), residuals_de00 (24,), used (24,))`` or None when fewer than
     12 patches are usable.
     """
+    ref_linear = charts.chart_linear_srgb() if reference_linear is None else np.asarray(reference_linear, np.float64)
+    ref_lab = color.linear_srgb_to_lab(ref_linear)
     used = ~clipped & np.all(np.isfinite(patch_rgb_linear), axis=1)
     if used.sum() < 12:
         return None
     x = np.column_stack([patch_rgb_linear, np.ones(24)])
-    y_ref = _REF_LINEAR @ np.array([0.2126, 0.7152, 0.0722])
+    y_ref = np.clip(ref_linear @ np.array([0.2126, 0.7152, 0.0722]), 0, None)
     weights = 1.0 / np.sqrt(y_ref + 0.02)
     a = x[used] * weights[used, None]
-    b = _REF_LINEAR[used] * weights[used, None]
+    b = ref_linear[used] * weights[used, None]
     coef, *_ = np.linalg.lstsq(a, b, rcond=None)
     matrix = coef.T
     corrected = x @ coef
-    lab = color.linear_srgb_to_lab(np.clip(corrected, 0, None))
-    residuals = color.delta_e_cie2000(lab, _REF_LAB)
+    # Compare like with like: a reference outside the sRGB gamut (cyan) is compared unclipped.
+    lab = color.linear_srgb_to_lab(np.where(ref_linear < 0, corrected, np.clip(corrected, 0, None)))
+    residuals = color.delta_e_cie2000(lab, ref_lab)
     return matrix, np.where(used, residuals, np.nan), used
 
 
-def _sample_quads(bgr: np.ndarray, quads_px: np.ndarray, shrink: float = 0.5):
+NEUTRAL_PATCHES = slice(18, 24)  # white 9.5 ... black 2, reference order
+
+
+def fit_tone_curves(neutral_means: np.ndarray, neutral_reference: np.ndarray, neutral_ok: np.ndarray) -> np.ndarray | None:
+    """Per-channel curves that undo the phone's tone processing, from the six neutral patches.
+
+    ``neutral_means`` (6, 3): the patches as decoded with the standard sRGB curve (camera
+    "linear" RGB), already divided by the relative light at each patch;
+    ``neutral_reference`` (6, 3): their linear sRGB values; ``neutral_ok`` (6,): usable
+    (not clipped). Phones apply an S-curve per channel and roll off the highlights after
+    sRGB encoding, so the decoded values are not proportional to the light. For each
+    channel the map decoded -> reference is taken monotone piecewise-linear in log-log
+    coordinates through the patches, extended beyond the darkest and brightest usable
+    patch with the end slopes (kept within 0.6-2.5, a gamma-like range). A per-channel
+    scale is left for the colour correction to fit. Returns a LUT (256, 1, 3) float32
+    (8-bit R, G, B -> linear), or None when fewer than four patches are usable or they are
+    not in order.
+    """
+    ok = np.asarray(neutral_ok, bool) & np.all(np.isfinite(neutral_means), axis=1) & np.all(neutral_means > 1e-4, axis=1)
+    if ok.sum() < 4:
+        return None
+    decoded = _SRGB_U8_TO_LINEAR.astype(np.float64)
+    lut = np.zeros((256, 1, 3), np.float32)
+    for k in range(3):
+        x = np.log(neutral_means[ok, k])
+        y = np.log(np.clip(neutral_reference[ok, k], 1e-4, None))
+        order = np.argsort(x)
+        x, y = x[order], y[order]
+        if np.any(np.diff(x) < 0.02) or np.any(np.diff(y) <= 0):
+            return None
+        lo_slope = float(np.clip((y[1] - y[0]) / (x[1] - x[0]), 0.6, 2.5))
+        hi_slope = float(np.clip((y[-1] - y[-2]) / (x[-1] - x[-2]), 0.6, 2.5))
+        v = np.log(np.clip(decoded[1:], 1e-6, None))
+        out = np.interp(v, x, y)
+        out = np.where(v < x[0], y[0] + lo_slope * (v - x[0]), out)
+        out = np.where(v > x[-1], y[-1] + hi_slope * (v - x[-1]), out)
+        lut[1:, 0, k] = np.exp(out)
+    return lut
+
+
+def _sample_quads(bgr: np.ndarray, quads_px: np.ndarray, shrink: float = 0.5, lut=None):
     """Mean camera-linear RGB inside the central part of each quad, plus a clipped flag and
     the relative spread (std/mean of luminance) of each patch.
 
@@ -569,7 +657,7 @@ def _sample_quads(bgr: np.ndarray, quads_px: np.ndarray, shrink: float = 0.5):
     bx0, by0 = lo[drawable].min(axis=0)
     bx1, by1 = hi[drawable].max(axis=0)
     crop = bgr[by0:by1, bx0:bx1]
-    lin = _linear_rgb(crop)
+    lin = _linear_rgb(crop, lut)
     lum = cv2.transform(lin, np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32))
     high = crop >= 254  # near-clipped channel values
     high_count = np.count_nonzero(high, axis=2).astype(np.uint8) if high.any() else None
@@ -588,25 +676,63 @@ def _sample_quads(bgr: np.ndarray, quads_px: np.ndarray, shrink: float = 0.5):
     return means, clipped, spread
 
 
-def _checker_from_quads(bgr, quads_px, centers_mm, flat: FlatField | None, source: str, orders) -> CheckerFit | None:
-    means, clipped, spread = _sample_quads(bgr, quads_px)
-    if flat is not None and centers_mm is not None:
-        means = means / flat.at(centers_mm[:, 0], centers_mm[:, 1])[:, None]
+def _light_at(flat: FlatField | None, centers_mm: np.ndarray | None) -> np.ndarray:
+    if flat is None or centers_mm is None:
+        return np.ones(24)
+    return flat.at(centers_mm[:, 0], centers_mm[:, 1])
+
+
+def _checker_from_quads(bgr, quads_px, centers_mm, flat: FlatField | None, source: str, orders, ref_linear, lut=None) -> CheckerFit | None:
+    means, clipped, spread = _sample_quads(bgr, quads_px, lut=lut)
+    means = means / _light_at(flat, centers_mm)[:, None]
     best = None
     for order in orders:
-        fit = fit_colour_correction(means[order], clipped[order])
+        fit = fit_colour_correction(means[order], clipped[order], ref_linear)
         if fit is None:
             continue
         matrix, residuals, used = fit
         if best is None or np.nanmean(residuals) < np.nanmean(best.residuals_de00):
             dark = bool(np.nanmax(means[order][18]) < 0.06) if np.isfinite(means[order][18]).all() else True
-            best = CheckerFit(matrix, residuals, used, source, quads_px.mean(axis=1)[order], int(clipped.sum()), dark)
+            best = CheckerFit(
+                matrix, residuals, used, source, quads_px.mean(axis=1)[order], int(clipped.sum()), dark,
+                quads_px=quads_px[order], centers_mm=None if centers_mm is None else centers_mm[order],
+                means=means[order], clipped_mask=clipped[order],
+            )
     if best is None or np.nanmedian(spread) > 0.15:
         return None
     return best
 
 
-def _checker_on_card(bgr, detection: CardDetection, flat, geometry: CardGeometry) -> CheckerFit | None:
+def refit_with_tone_curves(bgr, checker: CheckerFit, flat: FlatField | None, flat_for, ref_linear) -> tuple[CheckerFit, np.ndarray, FlatField | None] | None:
+    """Undo the phone's tone curves (:func:`fit_tone_curves` on the neutral patches), then
+    fit the flat field (``flat_for(lut)``) and the colour correction again on the
+    linearised values. Two rounds: the light across the neutral row comes from the flat
+    field, which depends on the curves. Returns ``(checker, lut, flat)`` or None when the
+    neutrals do not allow it (the sRGB decoding is kept)."""
+    raw, _clipped, _spread = _sample_quads(bgr, checker.quads_px[NEUTRAL_PATCHES])  # sRGB-decoded
+    ok = ~checker.clipped_mask[NEUTRAL_PATCHES]
+    result = None
+    for _ in range(2):
+        light = _light_at(flat, checker.centers_mm)[NEUTRAL_PATCHES] if checker.centers_mm is not None else np.ones(6)
+        light = light / np.mean(light)
+        lut = fit_tone_curves(raw / light[:, None], ref_linear[NEUTRAL_PATCHES], ok)
+        if lut is None:
+            return result
+        flat = flat_for(lut)
+        means, clipped, _spread = _sample_quads(bgr, checker.quads_px, lut=lut)
+        means = means / _light_at(flat, checker.centers_mm)[:, None]
+        refit = fit_colour_correction(means, clipped, ref_linear)
+        if refit is None:
+            return result
+        matrix, residuals, used = refit
+        fit = CheckerFit(matrix, residuals, used, checker.source, checker.patch_centers_px, int(clipped.sum()), checker.dark,
+                         quads_px=checker.quads_px, centers_mm=checker.centers_mm, means=means, clipped_mask=clipped,
+                         tone_curves=True)
+        result = (fit, lut, flat)
+    return result
+
+
+def _checker_on_card(bgr, detection: CardDetection, flat, geometry: CardGeometry, ref_linear) -> CheckerFit | None:
     centers = geometry.checker_patch_centers_mm()
     half = geometry.checker_patch_size_mm / 2.0
     offsets = np.array([[-half, -half], [half, -half], [half, half], [-half, half]])
@@ -616,19 +742,23 @@ def _checker_on_card(bgr, detection: CardDetection, flat, geometry: CardGeometry
     # Right way up, or turned 180° in the outline (patch i sits where patch 23 - i belongs).
     orders = (np.arange(24), np.arange(24)[::-1])
     # With ``order``, position order[k] holds reference patch k.
-    fit = _checker_from_quads(bgr, quads_px, centers, flat, "card outline", orders)
+    fit = _checker_from_quads(bgr, quads_px, centers, flat, "card outline", orders, ref_linear)
     if fit is None or fit.mean_residual > 3.0:
         return None
     return fit
 
 
-def _checker_with_mcc(bgr, detection: CardDetection | None, flat, half: np.ndarray | None = None) -> CheckerFit | None:
+def _checker_with_mcc(bgr, detection: CardDetection | None, flat, half: np.ndarray | None, ref_linear,
+                      *, full_resolution: bool = False) -> CheckerFit | None:
+    """OpenCV's ``mcc`` detector on a ~1000 px copy, or (``full_resolution``) on a copy of
+    at most ~2000 px, for small charts the reduced copy misses."""
     scale = 1.0
     small = bgr
-    if max(bgr.shape[:2]) > 1100:
-        source = half if half is not None else bgr
-        small = source if max(source.shape[:2]) <= 1100 else cv2.resize(
-            source, None, fx=1000.0 / max(source.shape[:2]), fy=1000.0 / max(source.shape[:2]), interpolation=cv2.INTER_AREA
+    limit = 2000.0 if full_resolution else 1000.0
+    if max(bgr.shape[:2]) > 1.1 * limit:
+        source = half if half is not None and max(half.shape[:2]) >= limit else bgr
+        small = source if max(source.shape[:2]) <= 1.1 * limit else cv2.resize(
+            source, None, fx=limit / max(source.shape[:2]), fy=limit / max(source.shape[:2]), interpolation=cv2.INTER_AREA
         )
         scale = small.shape[1] / bgr.shape[1]
     found = cv_compat.detect_mcc24(small)
@@ -640,7 +770,7 @@ def _checker_with_mcc(bgr, detection: CardDetection | None, flat, half: np.ndarr
     if detection is not None and detection.image_to_card is not None:
         centers_mm = cv2.perspectiveTransform(quads_px.mean(axis=1).reshape(-1, 1, 2).astype(np.float64), detection.image_to_card).reshape(24, 2)
     orders = (np.arange(24), np.arange(24)[::-1])
-    fit = _checker_from_quads(bgr, quads_px, centers_mm, flat, "mcc", orders)
+    fit = _checker_from_quads(bgr, quads_px, centers_mm, flat, "mcc", orders, ref_linear)
     if fit is None or fit.mean_residual > 6.0:
         return None
     return fit
@@ -666,6 +796,8 @@ class UnitMeasurement:
     lab_spread: float  # ΔE00 spread (median abs deviation) of pixels around the mean
     touches_border: bool
     paper_rgb_linear: np.ndarray  # (3,) background colour the unit was separated from
+    split_fraction: float = 0.0  # area of the second-largest nearby piece / the largest (glare band)
+    clipped_fraction: float = 0.0  # share of the unit's core pixels with a clipped channel
 
 
 def _largest_component(mask: np.ndarray, min_area: int) -> np.ndarray | None:
@@ -749,6 +881,7 @@ def measure_unit(
         coarse[exclude.astype(bool)] = 0
     k = max(3, int(round(0.8 * px_per_mm)) | 1)
     coarse = cv2.morphologyEx(coarse, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    split = _split_fraction(coarse, px_per_mm)
     coarse = _largest_component(coarse, int(40 * px_per_mm * px_per_mm))
     if coarse is None:
         return None
@@ -758,6 +891,7 @@ def measure_unit(
         core = coarse
     raw_max = cv2.max(cv2.max(raw_u8[..., 0], raw_u8[..., 1]), raw_u8[..., 2])
     usable = cv2.bitwise_and(core, (raw_max < 250).astype(np.uint8))
+    clipped_fraction = 1.0 - cv2.countNonZero(usable) / max(cv2.countNonZero(core), 1)
     if cv2.countNonZero(usable) < 20:
         usable = core
     lum = cv2.transform(linear, np.array([[0.2126, 0.7152, 0.0722]], dtype=np.float32))
@@ -827,7 +961,34 @@ def measure_unit(
         lab_spread=spread,
         touches_border=touches,
         paper_rgb_linear=paper.astype(np.float64),
+        split_fraction=split,
+        clipped_fraction=float(clipped_fraction),
     )
+
+
+def _split_fraction(mask: np.ndarray, px_per_mm: float) -> float:
+    """Area of the second-largest piece of ``mask`` lying within 15 mm of the largest,
+    relative to the largest (0 when there is none): a unit cut in two by a reflected
+    window band or a strip of glare. One unit lies on the card, so two large pieces side
+    by side are one unit seen badly."""
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if len(contours) < 2:
+        return 0.0
+    contours = sorted(contours, key=cv2.contourArea, reverse=True)
+    big = cv2.contourArea(contours[0])
+    if big < 40 * px_per_mm * px_per_mm:
+        return 0.0
+    min_area = 15 * px_per_mm * px_per_mm
+    x, y, w, h = cv2.boundingRect(contours[0])
+    reach = 15.0 * px_per_mm
+    for other in contours[1:3]:
+        area = cv2.contourArea(other)
+        if area < min_area:
+            break
+        ox, oy, ow, oh = cv2.boundingRect(other)
+        if ox < x + w + reach and x < ox + ow + reach and oy < y + h + reach and y < oy + oh + reach:
+            return float(area / big)
+    return 0.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -893,11 +1054,11 @@ def _overlay(bgr, half, detection, checker, unit, status, lines) -> bytes:
         return np.round((np.asarray(points_px) + 0.5) * scale - 0.5).astype(np.int32)
 
     if detection is not None:
-        for marker_id, quad in zip(detection.ids, detection.corners_px):
+        for marker_id, quad in zip(detection.ids, detection.corners_px, strict=True):
             cv2.polylines(img, [to_px(quad)], True, (0, 200, 0), thick, cv2.LINE_AA)
             cv2.putText(img, str(marker_id), tuple(int(v) for v in to_px(quad[0])), font, fs, (0, 200, 0), thick, cv2.LINE_AA)
     if checker is not None:
-        for center, res in zip(to_px(checker.patch_centers_px).tolist(), checker.residuals_de00):
+        for center, res in zip(to_px(checker.patch_centers_px).tolist(), checker.residuals_de00, strict=True):
             col = (0, 200, 0) if res <= 2 else ((0, 165, 255) if res <= 4 else (0, 0, 255))
             p = tuple(center)
             cv2.circle(img, p, max(3, int(6 * fs)), col, thick, cv2.LINE_AA)
@@ -909,7 +1070,7 @@ def _overlay(bgr, half, detection, checker, unit, status, lines) -> bytes:
         cv2.polylines(img, [to_px(box)], True, (255, 0, 255), thick + 1, cv2.LINE_AA)
         top = to_px(box)[np.argmin(box[:, 1])]
         cv2.putText(img, f"{unit.length_mm:.1f} x {unit.width_mm:.1f} mm", (int(top[0]), int(top[1]) - 8), font, fs, (255, 0, 255), thick, cv2.LINE_AA)
-    colour = {"pass": (0, 170, 0), "fail": (0, 0, 230), "unusable": (0, 140, 255)}[status]
+    colour = {"pass": (0, 170, 0), "review": (0, 200, 230), "fail": (0, 0, 230), "retake": (200, 80, 0), "unusable": (0, 140, 255)}[status]
     y = int(30 * fs) + 4
     for text in [status.upper(), *lines]:
         cv2.putText(img, text, (8, y), font, fs, (0, 0, 0), thick + 2, cv2.LINE_AA)
@@ -923,18 +1084,79 @@ def _overlay(bgr, half, detection, checker, unit, status, lines) -> bytes:
 # Analysis
 
 
+#: Stable reason codes (``reason_codes``), each with the English text that goes with it in
+#: ``reasons`` (some texts get numbers appended). Codes never change meaning; texts may improve.
+REASON_TEXTS = {
+    # Retake: the photo itself is at fault, a new photo fixes it.
+    "glare_split": "glare on the unit: a reflection cuts the unit in two; tilt the unit or move the light and retake",
+    "blurry": "blurry: photo too blurry; hold the phone still and retake",
+    "over_exposed": "over-exposed: the card and chart are washed out; retake with less light or tap to expose on the card",
+    "uneven_light": "uneven light or shadow across the card; retake in even light with no shadow on the card",
+    # Review: the measurement is less certain.
+    "glare": "glare on the unit",
+    "chart_far": "chart too far from the unit: place the chart in its outline on the card",
+    "light_too_warm": "light too warm for a reliable colour: use daylight or a daylight lamp",
+    "under_exposed": "photo under-exposed",
+    "colour_uncertain": "colour too close to the tolerance to decide: a reviewer should look",
+    "size_uncertain": "size too close to the tolerance to decide: a reviewer should look",
+    "low_light_evenness": "card paper not visible enough to even out the light",
+    "markers_disagree": "card markers do not agree (card bent or markers misread)",
+    "patches_clipped": "patches over-exposed",
+    "patches_dark": "patches under-exposed",
+    "unit_uneven": "unit colour is uneven (pattern, glare or shadow)",
+    # Failures.
+    "colour_out_of_tolerance": "colour ΔE00 above tolerance",
+    "size_out_of_tolerance": "size differs from the golden sample by more than the tolerance",
+    # No verdict possible.
+    "card_not_found": "inspection card not found: size not measured",
+    "checker_not_found": "colour checker not found: colour not calibrated",
+    "no_unit": "no unit found on the card",
+    "unit_off_area": "unit not fully inside the marked area of the card: size unreliable",
+    "unreadable": "image could not be read",
+    "analysis_error": "analysis failed unexpectedly",
+    # Notes.
+    "no_colour_tolerance": "no colour tolerance in the reference",
+    "no_reference_colour": "no reference colour to compare with",
+    "no_size_tolerance": "no size tolerance in the reference",
+}
+RETAKE_CODES = ("glare_split", "blurry", "over_exposed", "uneven_light")
+UNEVEN_LIGHT_RESIDUAL = 0.012  # flat-field RMS residual above which the light is uneven (clean ≤ 0.006)
+CHART_FAR_MM = 230.0  # chart centre to unit centre
+WARM_LIGHT_CCT_K = 5000.0  # apparent colour temperature of the paper (after the phone's white balance)
+STATUSES = ("pass", "review", "fail", "retake", "unusable")
+
+
 @dataclass
 class _Result:
     status: str = "unusable"
     calibrated: bool = False
     lab: list | None = None
     delta_e_cie2000: float | None = None
+    delta_e_u: float | None = None
     length_mm: float | None = None
     width_mm: float | None = None
+    length_u_mm: float | None = None
+    width_u_mm: float | None = None
+    light_cct_k: int | None = None
+    chart_edition: str = charts.DEFAULT_CHART_EDITION
     confidence: float = 0.0
     reasons: list = field(default_factory=list)
+    reason_codes: list = field(default_factory=list)
     overlay_jpeg: bytes = b""
     quality: dict = field(default_factory=dict)
+
+    def add(self, code: str, detail: str | None = None, *, first: bool = False) -> None:
+        """Record a reason: its stable code and its English text (``detail`` replaces the
+        standard text). ``first`` puts it before the others (failures)."""
+        if code in self.reason_codes and detail is None:
+            return
+        text = detail if detail is not None else REASON_TEXTS[code]
+        if first:
+            self.reason_codes.insert(0, code)
+            self.reasons.insert(0, text)
+        else:
+            self.reason_codes.append(code)
+            self.reasons.append(text)
 
     def as_dict(self) -> dict:
         return {
@@ -942,10 +1164,16 @@ class _Result:
             "calibrated": self.calibrated,
             "lab": self.lab,
             "delta_e_cie2000": self.delta_e_cie2000,
+            "delta_e_u": self.delta_e_u,
             "length_mm": self.length_mm,
             "width_mm": self.width_mm,
+            "length_u_mm": self.length_u_mm,
+            "width_u_mm": self.width_u_mm,
+            "light_cct_k": self.light_cct_k,
+            "chart_edition": self.chart_edition,
             "confidence": round(float(min(1.0, max(0.0, self.confidence))), 3),
             "reasons": list(self.reasons),
+            "reason_codes": list(self.reason_codes),
             "overlay_jpeg": self.overlay_jpeg,
             "quality": self.quality,
         }
@@ -969,7 +1197,32 @@ def _reference_lab(reference: dict) -> np.ndarray | None:
     return lab if np.all(np.isfinite(lab)) else None
 
 
-def analyze_photo(data: bytes, reference: dict, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> dict:
+def cct_from_linear_srgb(rgb_linear) -> float | None:
+    """Correlated colour temperature (K) of a linear-sRGB colour, by McCamy's (1992) cubic
+    on its CIE 1931 chromaticity; None for black or far off the Planckian locus."""
+    xyz = color.linear_srgb_to_xyz(np.clip(np.asarray(rgb_linear, np.float64), 0, None))
+    total = float(xyz.sum())
+    if total <= 1e-9:
+        return None
+    x, y = xyz[0] / total, xyz[1] / total
+    if abs(0.1858 - y) < 1e-6:
+        return None
+    n = (x - 0.3320) / (0.1858 - y)
+    cct = 449.0 * n**3 + 3525.0 * n**2 + 6823.3 * n + 5520.33
+    return float(cct) if 1500.0 <= cct <= 25000.0 else None
+
+
+def _delta_e_of_gain(rgb_linear: np.ndarray, rel: np.ndarray | float) -> float:
+    """ΔE00 caused by a relative error ``rel`` (scalar: brightness, (3,): per channel) of a
+    linear sRGB colour: how an uncertain light turns into an uncertain colour."""
+    rgb = np.clip(np.asarray(rgb_linear, np.float64), 1e-5, None)
+    a = color.linear_srgb_to_lab(rgb)
+    b = color.linear_srgb_to_lab(rgb * (1.0 + np.asarray(rel, np.float64)))
+    return float(color.delta_e_cie2000(a, b))
+
+
+def analyze_photo(data: bytes, reference: dict, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+                  chart_edition: str = charts.DEFAULT_CHART_EDITION, time_budget_s: float = ANALYSIS_TIME_BUDGET_S) -> dict:
     """Analyse one inspection photo against the golden sample.
 
     ``data``: the uploaded file (JPEG, PNG or WebP). ``reference``: ``lab`` (CIELAB D65,
@@ -1000,136 +1253,226 @@ def analyze_photo(data: bytes, reference: dict, *, max_pixels: int = DEFAULT_MAX
     verdict (no card, no unit, too blurry, unit off the marked area, or colour
     uncalibrated); "pass" otherwise.
     """
+    if chart_edition not in charts.CHART_EDITIONS:
+        raise ValueError(f"unknown chart edition {chart_edition!r}")
     try:
-        return _analyze(data, reference, max_pixels).as_dict()
+        return _Pipeline(data, reference, max_pixels, chart_edition, time_budget_s).run().as_dict()
     except MemoryError:
-        return _Result(reasons=["not enough memory to analyse this photo"]).as_dict()
+        return _Result(reasons=["not enough memory to analyse this photo"], reason_codes=["analysis_error"]).as_dict()
     except Exception as exc:  # noqa: BLE001 - a photo must never crash the worker
-        return _Result(reasons=[f"analysis failed unexpectedly ({type(exc).__name__})"]).as_dict()
+        return _Result(reasons=[f"analysis failed unexpectedly ({type(exc).__name__})"], reason_codes=["analysis_error"]).as_dict()
 
 
-def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
-    result = _Result()
-    quality = result.quality
-    decoded = decode_photo(data, max_pixels=max_pixels)
-    quality["image_size"] = list(decoded.size)
-    quality["format"] = decoded.format
-    if decoded.bgr is None:
-        result.reasons.append(decoded.problem or "image could not be decoded")
-        return result
-    bgr = decoded.bgr
-    quality["decoded_size"] = [int(bgr.shape[1]), int(bgr.shape[0])]
-    quality["decode_reduction"] = decoded.factor
-    geometry = CARD_GEOMETRY
-    # One half-size copy serves marker detection, the global statistics, mcc and the overlay.
-    half = bgr if max(bgr.shape[:2]) <= 1400 else cv2.resize(bgr, (bgr.shape[1] // 2, bgr.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    half_gray = cv2.cvtColor(half, cv2.COLOR_BGR2GRAY)
-    quality["laplacian_variance"] = round(_laplacian_variance(half_gray), 2)
-    hist = cv2.calcHist([half_gray], [0], None, [256], [0, 256]).ravel() / half_gray.size
-    quality["clipped_fraction"] = round(float(hist[250:].sum()), 4)
-    quality["dark_fraction"] = round(float(hist[:6].sum()), 4)
+class _Pipeline:
+    """One analysis, stage by stage; each stage records its diagnostics and reasons."""
 
-    detection = detect_card(bgr, geometry, small_gray=half_gray if half is not bgr else None)
-    quality["markers_found"] = len(detection.ids)
-    quality["marker_ids"] = sorted(detection.ids)
-    confidence = 1.0
-    has_card = detection.image_to_card is not None
-    if has_card:
-        quality["marker_reprojection_px"] = round(detection.reprojection_error_px, 3)
-        quality["px_per_mm"] = round(detection.px_per_mm, 3)
-        confidence *= min(1.0, 0.55 + 0.075 * len(detection.ids))
-        if detection.reprojection_error_px > max(2.0, 0.5 * detection.px_per_mm):
-            result.reasons.append("card markers do not agree (card bent or markers misread)")
-            confidence *= 0.5
-    else:
-        result.reasons.append(
-            "inspection card not found (fewer than 2 markers visible): size not measured"
-            if detection.ids
-            else "inspection card not found: size not measured"
-        )
-        confidence *= 0.3
+    def __init__(self, data: bytes, reference: dict, max_pixels: int, chart_edition: str, time_budget_s: float):
+        self.data, self.reference, self.max_pixels = data, reference, max_pixels
+        self.result = _Result(chart_edition=chart_edition)
+        self.q = self.result.quality
+        self.ref_linear = charts.chart_linear_srgb(chart_edition)
+        self.time_budget_s = time_budget_s
+        self.started = time.perf_counter()
+        self.geometry = CARD_GEOMETRY
+        self.confidence = 1.0
+        self.bgr = self.half = None
+        self.detection = None
+        self.has_card = False
+        self.blur_mm = None
+        self.too_blurry = False
+        self.flat = None
+        self.paper_srgb = None  # paper colour decoded with the sRGB curve (the light as the phone saw it)
+        self.checker = None
+        self.lut = None
+        self.unit = None
+        self.unit_rgb = None
+        self.u_parts: dict[str, float] = {}
 
-    blur_mm = None
-    if detection.corners_px:
-        blur_px = _blur_sigma_px(bgr, detection.corners_px)
-        if blur_px is not None:
-            quality["blur_sigma_px"] = round(blur_px, 3)
-            if has_card:
-                blur_mm = blur_px / detection.px_per_mm
-                quality["blur_sigma_mm"] = round(blur_mm, 3)
-    too_blurry = blur_mm is not None and blur_mm > BLUR_LIMIT_MM
-    if too_blurry:
-        result.reasons.append(f"photo too blurry (edges spread over {blur_mm:.1f} mm)")
-    elif not has_card and quality["laplacian_variance"] < LAPLACIAN_BLURRY:
-        # No marker edges to measure: fall back on the global sharpness score.
-        too_blurry = True
-        result.reasons.append("photo too blurry: card markers could not be read")
-    if blur_mm is not None:
-        confidence *= float(np.interp(blur_mm, [0.25, BLUR_LIMIT_MM, 1.5], [1.0, 0.6, 0.2]))
+    def run(self) -> _Result:
+        if not self._decode():
+            return self.result
+        self._find_card()
+        self._measure_blur()
+        self._flat_field()
+        self._calibrate()
+        self._check_exposure()
+        self._find_unit()
+        self._unit_colour()
+        self._uncertainty()
+        self._verdict()
+        self._finish()
+        return self.result
 
-    # Flat field from the card's blank paper.
-    flat = None
-    if has_card:
-        flat = _flat_field_from_photo(bgr, detection.image_to_card, geometry)
-        if flat is not None:
-            quality["paper_samples"] = flat.samples
-            quality["flat_field_residual"] = round(flat.residual_rel, 4)
-            darkest, brightest = flat.value_range[0] / 0.8, flat.value_range[1] / 1.2  # undo the clamp margin
-            quality["light_falloff"] = round(1.0 - darkest / brightest, 3)
-            paper_white = max(flat.paper_rgb_linear) * brightest
-            quality["paper_white_linear"] = round(paper_white, 4)
-            if paper_white < 0.08:
-                result.reasons.append("photo under-exposed")
-                confidence *= 0.6
+    # -- stages ---------------------------------------------------------------------------
+
+    def _decode(self) -> bool:
+        decoded = decode_photo(self.data, max_pixels=self.max_pixels)
+        self.data = None
+        self.q["image_size"] = list(decoded.size)
+        self.q["format"] = decoded.format
+        if decoded.bgr is None:
+            self.result.add("unreadable", decoded.problem or "image could not be decoded")
+            return False
+        bgr = self.bgr = decoded.bgr
+        self.q["decoded_size"] = [int(bgr.shape[1]), int(bgr.shape[0])]
+        self.q["decode_reduction"] = decoded.factor
+        # One half-size copy serves marker detection, the global statistics, mcc and the overlay.
+        self.half = bgr if max(bgr.shape[:2]) <= 1400 else cv2.resize(bgr, (bgr.shape[1] // 2, bgr.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        self.half_gray = cv2.cvtColor(self.half, cv2.COLOR_BGR2GRAY)
+        self.q["laplacian_variance"] = round(_laplacian_variance(self.half_gray), 2)
+        hist = cv2.calcHist([self.half_gray], [0], None, [256], [0, 256]).ravel() / self.half_gray.size
+        self.q["clipped_fraction"] = round(float(hist[250:].sum()), 4)
+        self.q["dark_fraction"] = round(float(hist[:6].sum()), 4)
+        return True
+
+    def _find_card(self) -> None:
+        bgr, q = self.bgr, self.q
+        detection = self.detection = detect_card(bgr, self.geometry, small_gray=self.half_gray if self.half is not bgr else None)
+        q["markers_found"] = len(detection.ids)
+        q["marker_ids"] = sorted(detection.ids)
+        self.has_card = detection.image_to_card is not None
+        if self.has_card:
+            q["marker_reprojection_px"] = round(detection.reprojection_error_px, 3)
+            q["px_per_mm"] = round(detection.px_per_mm, 3)
+            self.confidence *= min(1.0, 0.55 + 0.075 * len(detection.ids))
+            if detection.reprojection_error_px > max(2.0, 0.5 * detection.px_per_mm):
+                self.result.add("markers_disagree")
+                self.confidence *= 0.5
         else:
-            result.reasons.append("card paper not visible enough to even out the light")
-            confidence *= 0.8
+            self.result.add("card_not_found", "inspection card not found (fewer than 2 markers visible): size not measured"
+                            if detection.ids else None)
+            self.confidence *= 0.3
 
-    # Colour checker.
-    checker = _checker_on_card(bgr, detection, flat, geometry) if has_card else None
-    if checker is None:
-        checker = _checker_with_mcc(bgr, detection if has_card else None, flat, half)
-    if checker is not None:
+    def _measure_blur(self) -> None:
+        detection, q = self.detection, self.q
+        if detection.corners_px:
+            blur_px = _blur_sigma_px(self.bgr, detection.corners_px)
+            if blur_px is not None:
+                q["blur_sigma_px"] = round(blur_px, 3)
+                if self.has_card:
+                    self.blur_mm = blur_px / detection.px_per_mm
+                    q["blur_sigma_mm"] = round(self.blur_mm, 3)
+        if self.blur_mm is not None and self.blur_mm > BLUR_LIMIT_MM:
+            self.too_blurry = True
+            self.result.add("blurry", f"blurry: photo too blurry (edges spread over {self.blur_mm:.1f} mm); hold the phone still and retake")
+        elif not self.has_card and q["laplacian_variance"] < LAPLACIAN_BLURRY:
+            # No marker edges to measure: fall back on the global sharpness score. Said first:
+            # the blur is why the card was not found.
+            self.too_blurry = True
+            self.result.add("blurry", "blurry: photo too blurry, so the card markers could not be read; hold the phone still and retake", first=True)
+        if self.blur_mm is not None:
+            self.confidence *= float(np.interp(self.blur_mm, [0.25, BLUR_LIMIT_MM, 1.5], [1.0, 0.6, 0.2]))
+
+    def _flat_field(self) -> None:
+        if not self.has_card:
+            return
+        flat = self.flat = _flat_field_from_photo(self.bgr, self.detection.image_to_card, self.geometry)
+        if flat is None:
+            self.result.add("low_light_evenness")
+            self.confidence *= 0.8
+            return
+        self.paper_srgb = np.asarray(flat.paper_rgb_linear) * flat.value_range[1]
+        self.q["paper_white_linear"] = round(float(self.paper_srgb.max()), 4)
+        self._record_flat()
+
+    def _record_flat(self) -> None:
+        flat, q = self.flat, self.q
+        q["paper_samples"] = flat.samples
+        q["flat_field_residual"] = round(flat.residual_rel, 4)
+        q["light_falloff"] = round(1.0 - flat.value_range[0] / max(flat.value_range[1], 1e-9), 3)
+
+    def _calibrate(self) -> None:
+        bgr, result = self.bgr, self.result
+        checker = _checker_on_card(bgr, self.detection, self.flat, self.geometry, self.ref_linear) if self.has_card else None
+        card = self.detection if self.has_card else None
+        if checker is None:
+            checker = _checker_with_mcc(bgr, card, self.flat, self.half, self.ref_linear)
+        if checker is None and max(bgr.shape[:2]) > 1100 and time.perf_counter() - self.started < self.time_budget_s:
+            # A small chart beside the card is lost on the reduced copy: look at full resolution.
+            checker = _checker_with_mcc(bgr, card, self.flat, self.half, self.ref_linear, full_resolution=True)
+            self.q["checker_search"] = "full resolution"
+        if checker is None:
+            result.add("checker_not_found")
+            self.confidence *= 0.5
+            self.q["colour_correction"] = None
+            return
+        refit = refit_with_tone_curves(bgr, checker, self.flat, self._flat_for, self.ref_linear)
+        if refit is not None and refit[0].mean_residual <= checker.mean_residual + 0.1:
+            checker, self.lut, flat = refit
+            if flat is not None:
+                self.flat = flat
+                self._record_flat()
+        self.checker = checker
         result.calibrated = True
-        quality["checker_source"] = checker.source
-        quality["patch_residuals_de00"] = [None if not np.isfinite(r) else round(float(r), 3) for r in checker.residuals_de00]
-        quality["patch_residual_mean_de00"] = round(checker.mean_residual, 3)
-        quality["patch_residual_max_de00"] = round(checker.max_residual, 3)
-        quality["patches_clipped"] = checker.clipped
+        q = self.q
+        q["checker_source"] = checker.source
+        q["tone_curves"] = checker.tone_curves
+        q["colour_correction"] = ("per-channel tone curves from the neutral patches, then " if checker.tone_curves else "") + \
+            "affine, linear sRGB, weighted least squares"
+        q["patch_residuals_de00"] = [None if not np.isfinite(r) else round(float(r), 3) for r in checker.residuals_de00]
+        q["patch_residual_mean_de00"] = round(checker.mean_residual, 3)
+        q["patch_residual_max_de00"] = round(checker.max_residual, 3)
+        q["patches_clipped"] = checker.clipped
         if checker.clipped:
-            result.reasons.append(f"patches over-exposed ({checker.clipped} of 24 clipped, left out of the fit)")
-            confidence *= 0.85 if checker.clipped <= 3 else 0.6
+            result.add("patches_clipped", f"patches over-exposed ({checker.clipped} of 24 clipped, left out of the fit)")
+            self.confidence *= 0.85 if checker.clipped <= 3 else 0.6
         if checker.dark:
-            result.reasons.append("patches under-exposed")
-            confidence *= 0.6
-        confidence *= float(np.interp(checker.mean_residual, [0.8, 2.0, 4.0], [1.0, 0.85, 0.5]))
-    else:
-        result.reasons.append("colour checker not found: colour not calibrated")
-        confidence *= 0.5
-    quality["colour_correction"] = "affine, linear sRGB, weighted least squares" if checker else None
+            result.add("patches_dark")
+            self.confidence *= 0.6
+        self.confidence *= float(np.interp(checker.mean_residual, [0.8, 2.0, 4.0], [1.0, 0.85, 0.5]))
 
-    # Unit.
-    unit = None
-    if has_card:
-        # Coarse pass over the whole unit area at 1 px/mm finds the unit; the fine pass
-        # rectifies only its surroundings at UNIT_PX_PER_MM.
-        area = geometry.unit_area_mm
-        coarse_px = _corrected_area(bgr, detection, flat, checker, area, 1.0, exact_edges=False)
-        coarse = measure_unit(*coarse_px, 1.0, origin_mm=area[:2], refine=False)
-        if coarse is not None:
-            lo = np.maximum(coarse.box_mm.min(axis=0) - 4.0, area[:2])
-            hi = np.minimum(coarse.box_mm.max(axis=0) + 4.0, area[2:])
-            crop = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
-            linear, raw = _corrected_area(bgr, detection, flat, checker, crop, UNIT_PX_PER_MM)
-            unit = measure_unit(linear, raw, UNIT_PX_PER_MM, origin_mm=crop[:2], paper=coarse.paper_rgb_linear)
-            if unit is not None:
-                unit.touches_border = coarse.touches_border
-    else:
+    def _flat_for(self, lut):
+        return _flat_field_from_photo(self.bgr, self.detection.image_to_card, self.geometry, lut) if self.has_card else None
+
+    def _check_exposure(self) -> None:
+        q, result = self.q, self.result
+        paper = self.q.get("paper_white_linear")
+        clipped = self.checker.clipped if self.checker is not None else 0
+        if (paper is not None and paper >= 0.985) or clipped >= 4 or q["clipped_fraction"] > 0.25:
+            result.add("over_exposed")
+            self.confidence *= 0.6
+        elif paper is not None and paper < 0.08:
+            result.add("under_exposed")
+            self.confidence *= 0.6
+        if self.flat is not None and self.flat.residual_rel > UNEVEN_LIGHT_RESIDUAL:
+            result.add("uneven_light")
+            self.confidence *= 0.7
+        if self.paper_srgb is not None:
+            cct = cct_from_linear_srgb(self.paper_srgb)
+            if cct is not None:
+                result.light_cct_k = int(round(cct, -1))
+                if cct < WARM_LIGHT_CCT_K:
+                    result.add("light_too_warm")
+
+    def _find_unit(self) -> None:
+        bgr, checker, lut = self.bgr, self.checker, self.lut
+        if self.has_card:
+            # Coarse pass over the whole unit area at 1 px/mm finds the unit; the fine pass
+            # rectifies only its surroundings at UNIT_PX_PER_MM.
+            area = self.geometry.unit_area_mm
+            coarse_px = _corrected_area(bgr, self.detection, self.flat, checker, area, 1.0, exact_edges=False, lut=lut)
+            coarse = measure_unit(*coarse_px, 1.0, origin_mm=area[:2], refine=False)
+            if coarse is not None:
+                lo = np.maximum(coarse.box_mm.min(axis=0) - 4.0, area[:2])
+                hi = np.minimum(coarse.box_mm.max(axis=0) + 4.0, area[2:])
+                crop = (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+                linear, raw = _corrected_area(bgr, self.detection, self.flat, checker, crop, UNIT_PX_PER_MM, lut=lut)
+                unit = measure_unit(linear, raw, UNIT_PX_PER_MM, origin_mm=crop[:2], paper=coarse.paper_rgb_linear)
+                if unit is not None:
+                    unit.touches_border = coarse.touches_border
+                    unit.split_fraction = max(unit.split_fraction, coarse.split_fraction)
+                self.unit = unit
+        else:
+            self.unit = self._unit_without_card()
+        self._unit_reasons()
+
+    def _unit_without_card(self) -> UnitMeasurement | None:
+        half, checker = self.half, self.checker
         small = half if max(half.shape[:2]) <= 1100 else cv2.resize(
             half, None, fx=1000.0 / max(half.shape[:2]), fy=1000.0 / max(half.shape[:2]), interpolation=cv2.INTER_AREA
         )
-        small_scale = small.shape[1] / bgr.shape[1]
-        lin = _linear_rgb(small)
+        small_scale = small.shape[1] / self.bgr.shape[1]
+        lin = _linear_rgb(small, self.lut)
         exclude = None
         if checker is not None:
             lin = checker.apply(lin).astype(np.float32)
@@ -1139,78 +1482,179 @@ def _analyze(data: bytes, reference: dict, max_pixels: int) -> _Result:
             pitch = int(np.linalg.norm(checker.patch_centers_px[1] - checker.patch_centers_px[0]) * small_scale)
             exclude = cv2.dilate(exclude, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * pitch + 1, 2 * pitch + 1)))
         unit = measure_unit(lin, small, 1.0, exclude=exclude)
-        if unit is not None and unit.touches_border:
-            unit = None
+        return None if unit is not None and unit.touches_border else unit
 
-    if unit is None:
-        result.reasons.append("no unit found on the card" if has_card else "no unit found")
-        confidence *= 0.3
-    else:
-        lab = color.linear_srgb_to_lab(np.clip(unit.rgb_linear, 0, None))
-        result.lab = [round(float(v), 3) for v in lab]
-        quality["unit_pixels"] = unit.pixels_used
-        quality["unit_inlier_fraction"] = round(unit.inlier_fraction, 3)
-        quality["unit_colour_spread_de00"] = round(unit.lab_spread, 3)
+    def _unit_reasons(self) -> None:
+        unit, result, q = self.unit, self.result, self.q
+        if unit is None:
+            result.add("no_unit", None if self.has_card else "no unit found")
+            self.confidence *= 0.3
+            return
+        q["unit_pixels"] = unit.pixels_used
+        q["unit_inlier_fraction"] = round(unit.inlier_fraction, 3)
+        q["unit_colour_spread_de00"] = round(unit.lab_spread, 3)
+        q["unit_split_fraction"] = round(unit.split_fraction, 3)
+        q["unit_clipped_fraction"] = round(unit.clipped_fraction, 4)
+        if unit.split_fraction >= 0.05:
+            result.add("glare_split")
+            self.confidence *= 0.4
         if unit.lab_spread > 4.0:
-            result.reasons.append("unit colour is uneven (pattern, glare or shadow)")
-            confidence *= 0.8
+            result.add("unit_uneven")
+            self.confidence *= 0.8
         if unit.inlier_fraction < 0.7:
             left_out = 100.0 * (1.0 - unit.inlier_fraction)
-            result.reasons.append(f"glare or shadow on the unit ({left_out:.0f}% of its pixels left out of the colour)")
-            confidence *= float(np.interp(unit.inlier_fraction, [0.3, 0.7], [0.4, 0.9]))
-        if has_card:
-            result.length_mm = round(unit.length_mm, 2)
-            result.width_mm = round(unit.width_mm, 2)
-            quality["unit_area_mm2"] = round(unit.area_mm2, 1)
-            quality["unit_center_mm"] = [round(v, 2) for v in unit.center_mm]
+            result.add("glare", f"glare on the unit (glare or shadow: {left_out:.0f}% of its pixels left out of the colour)")
+            self.confidence *= float(np.interp(unit.inlier_fraction, [0.3, 0.7], [0.4, 0.9]))
+        elif unit.clipped_fraction > 0.01:
+            result.add("glare")
+        if self.has_card:
+            q["unit_area_mm2"] = round(unit.area_mm2, 1)
+            q["unit_center_mm"] = [round(v, 2) for v in unit.center_mm]
             if unit.touches_border:
-                result.reasons.append("unit not fully inside the marked area of the card: size unreliable")
-                confidence *= 0.5
+                result.add("unit_off_area")
+                self.confidence *= 0.5
 
-    # Verdict.
-    ref_lab = _reference_lab(reference)
-    de_max = _reference_number(reference, "delta_e_max")
-    ref_len = _reference_number(reference, "length_mm")
-    ref_wid = _reference_number(reference, "width_mm")
-    tol = _reference_number(reference, "size_tolerance_mm")
-    failures, unusable = [], not has_card or unit is None or too_blurry
-    if result.lab is not None and ref_lab is not None:
-        de = float(color.delta_e_cie2000(np.asarray(result.lab), ref_lab))
-        result.delta_e_cie2000 = round(de, 3)
+    def _unit_colour(self) -> None:
+        """The unit's colour, corrected for the light *at the unit*: the paper around it
+        (inside the unit area) should have the paper's colour seen in the chart's light."""
+        unit = self.unit
+        if unit is None:
+            return
+        rgb = np.clip(unit.rgb_linear, 0, None)
+        if self.has_card and self.checker is not None and self.flat is not None:
+            paper_ref = self.checker.apply(np.asarray(self.flat.paper_rgb_linear, np.float64))
+            local = np.asarray(unit.paper_rgb_linear, np.float64)
+            ratio = paper_ref / np.maximum(local, 1e-6)
+            if np.all(np.abs(ratio - 1.0) < 0.3):
+                rgb = rgb * ratio
+                self.q["light_at_unit_correction"] = [round(float(v), 4) for v in ratio]
+                self.u_parts["light_at_unit"] = 0.25 * _delta_e_of_gain(rgb, ratio - 1.0)
+        self.unit_rgb = rgb
+        self.result.lab = [round(float(v), 3) for v in color.linear_srgb_to_lab(rgb)]
+        if self.has_card:
+            self.result.length_mm = round(unit.length_mm, 2)
+            self.result.width_mm = round(unit.width_mm, 2)
+
+    def _uncertainty(self) -> None:
+        """ΔE00 and mm uncertainties (about two standard deviations) from what limits them."""
+        unit, checker, flat, q = self.unit, self.checker, self.flat, self.q
+        if unit is None:
+            return
+        parts = self.u_parts
+        rgb = self.unit_rgb
+        if checker is not None:
+            parts["chart_fit"] = 0.3 * checker.rms_residual
+            if flat is not None:
+                parts["flat_field"] = _delta_e_of_gain(rgb, 2.0 * flat.residual_rel)
+            self._chart_distance(parts, rgb)
+            cct = self.result.light_cct_k
+            if cct is not None:
+                parts["light"] = float(np.interp(cct, [3000.0, 4000.0, WARM_LIGHT_CCT_K], [0.5, 0.3, 0.0]))
+            n_eff = max(unit.pixels_used / 400.0, 1.0)
+            parts["segmentation"] = unit.lab_spread / math.sqrt(n_eff) + 1.5 * (1.0 - unit.inlier_fraction) + 3.0 * unit.clipped_fraction
+            u = 2.0 * math.sqrt(sum(v * v for v in parts.values())) + 0.1
+            self.result.delta_e_u = round(u, 2)
+            q["delta_e_u_parts"] = {k: round(v, 3) for k, v in parts.items()}
+        if self.has_card:
+            det = self.detection
+            base = (0.08**2 + (det.reprojection_error_px / det.px_per_mm) ** 2 + (0.25 * (self.blur_mm or 0.3)) ** 2
+                    + (0.5 / UNIT_PX_PER_MM) ** 2 * (1.0 - unit.inlier_fraction))
+            self.result.length_u_mm = round(2.0 * math.sqrt(base + (0.001 * unit.length_mm) ** 2), 2)
+            self.result.width_u_mm = round(2.0 * math.sqrt(base + (0.001 * unit.width_mm) ** 2), 2)
+
+    def _chart_distance(self, parts: dict, rgb) -> None:
+        """How much the light may differ between the chart and the unit."""
+        checker, flat, unit = self.checker, self.flat, self.unit
+        center = checker.center_mm
+        if center is None or not self.has_card:
+            return
+        distance = float(np.linalg.norm(center - np.asarray(unit.center_mm)))
+        self.q["chart_distance_mm"] = round(distance, 1)
+        if distance > CHART_FAR_MM:
+            self.result.add("chart_far")
+        rel = 0.005 * distance / 100.0
+        if flat is not None:
+            at_chart, at_unit = float(flat.at(*center)), float(flat.at(*unit.center_mm))
+            outside = flat.outside_mm(*center)
+            rel += 0.1 * abs(at_chart - at_unit) / max(at_unit, 1e-6) + 2.0 * flat.gradient_rel_per_mm(*center) * outside
+            self.q["chart_outside_paper_mm"] = round(outside, 1)
+        parts["chart_distance"] = _delta_e_of_gain(rgb, rel)
+
+    def _verdict(self) -> None:
+        result, unit = self.result, self.unit
+        ref_lab = _reference_lab(self.reference)
+        de_max = _reference_number(self.reference, "delta_e_max")
+        failures, uncertain = [], []
+        if result.lab is not None and ref_lab is not None:
+            de = float(color.delta_e_cie2000(np.asarray(result.lab), ref_lab))
+            result.delta_e_cie2000 = round(de, 3)
+            self._judge_colour(de, de_max, failures, uncertain)
+        elif result.lab is not None:
+            result.add("no_reference_colour")
+        size_ok = self.has_card and unit is not None and not unit.touches_border and not self.too_blurry
+        if size_ok:
+            self._judge_size(failures, uncertain)
+        retake = [c for c in RETAKE_CODES if c in result.reason_codes]
+        if not self.has_card:
+            # Without the card we cannot be sure the object measured is the unit: no verdict.
+            result.status = "unusable"
+            failures = [(c, t.replace("colour ΔE00", "uncertain colour ΔE00")) for c, t in failures]
+        elif unit is None or unit.touches_border:
+            result.status = "unusable"
+        elif retake:
+            result.status = "retake"
+            failures = uncertain = []
+        elif failures and (size_ok or result.calibrated):
+            result.status = "fail"
+        elif not result.calibrated:
+            result.status = "unusable"
+        elif uncertain:
+            result.status = "review"
+        else:
+            result.status = "pass"
+        for code, text in reversed(failures + uncertain):
+            result.add(code, text, first=True)
+
+    def _judge_colour(self, de: float, de_max: float | None, failures: list, uncertain: list) -> None:
+        result = self.result
+        u = result.delta_e_u or 0.0
         if de_max is None:
-            result.reasons.append("no colour tolerance in the reference")
-        elif result.calibrated and de > de_max:
-            failures.append(f"colour ΔE00 {de:.1f} above tolerance {de_max:.1f}")
-        elif de > de_max:
-            result.reasons.append(f"uncalibrated colour ΔE00 {de:.1f} above tolerance {de_max:.1f} (not judged)")
-    elif result.lab is not None:
-        result.reasons.append("no reference colour to compare with")
-    size_ok = has_card and unit is not None and not unit.touches_border and not too_blurry
-    if size_ok and ref_len is not None and ref_wid is not None and tol is not None:
-        for name, got, want in (("length", result.length_mm, ref_len), ("width", result.width_mm, ref_wid)):
-            if abs(got - want) > tol:
-                failures.append(f"{name} {got:.1f} mm differs from {want:.1f} mm by more than {tol:.1f} mm")
-    elif size_ok:
-        result.reasons.append("no size tolerance in the reference")
-    if unit is not None and unit.touches_border:
-        unusable = True
-    if not has_card:
-        # Without the card we cannot be sure the object measured is the unit: no verdict.
-        result.status = "unusable"
-        result.reasons = [r.replace("colour ΔE00", "uncertain colour ΔE00") for r in failures] + result.reasons
-        failures = []
-    elif failures and (size_ok or result.calibrated):
-        result.status = "fail"
-    elif unusable or not result.calibrated:
-        result.status = "unusable"
-    else:
-        result.status = "pass"
-    result.reasons = failures + result.reasons
-    result.confidence = confidence
-    summary = []
-    if result.lab is not None:
-        summary.append("Lab " + " ".join(f"{v:.1f}" for v in result.lab) + ("" if result.calibrated else " (uncalibrated)"))
-    if result.delta_e_cie2000 is not None:
-        summary.append(f"dE00 {result.delta_e_cie2000:.2f}")
-    result.overlay_jpeg = _overlay(bgr, half, detection, checker, unit if has_card else None, result.status, summary)
-    return result
+            result.add("no_colour_tolerance")
+        elif not result.calibrated:
+            if de > de_max:
+                result.add("colour_uncertain", f"uncalibrated colour ΔE00 {de:.1f} above tolerance {de_max:.1f} (not judged)")
+        elif de - u > de_max:
+            failures.append(("colour_out_of_tolerance", f"colour ΔE00 {de:.1f} ± {u:.1f} above tolerance {de_max:.1f}"))
+        elif de + u > de_max:
+            uncertain.append(("colour_uncertain", f"colour ΔE00 {de:.1f} ± {u:.1f} too close to the tolerance {de_max:.1f} to decide"))
+
+    def _judge_size(self, failures: list, uncertain: list) -> None:
+        result = self.result
+        ref_len = _reference_number(self.reference, "length_mm")
+        ref_wid = _reference_number(self.reference, "width_mm")
+        tol = _reference_number(self.reference, "size_tolerance_mm")
+        if ref_len is None or ref_wid is None or tol is None:
+            result.add("no_size_tolerance")
+            return
+        for name, got, want, u in (("length", result.length_mm, ref_len, result.length_u_mm or 0.0),
+                                   ("width", result.width_mm, ref_wid, result.width_u_mm or 0.0)):
+            off = abs(got - want)
+            if off - u > tol:
+                failures.append(("size_out_of_tolerance", f"{name} {got:.1f} ± {u:.1f} mm differs from {want:.1f} mm by more than {tol:.1f} mm"))
+            elif off + u > tol:
+                uncertain.append(("size_uncertain", f"{name} {got:.1f} ± {u:.1f} mm too close to {want:.1f} ± {tol:.1f} mm to decide"))
+
+    def _finish(self) -> None:
+        result = self.result
+        result.confidence = self.confidence
+        summary = []
+        if result.lab is not None:
+            summary.append("Lab " + " ".join(f"{v:.1f}" for v in result.lab) + ("" if result.calibrated else " (uncalibrated)"))
+        if result.delta_e_cie2000 is not None:
+            u = f" +/- {result.delta_e_u:.1f}" if result.delta_e_u is not None else ""
+            summary.append(f"dE00 {result.delta_e_cie2000:.2f}{u}")
+        if result.light_cct_k is not None:
+            summary.append(f"light {result.light_cct_k} K")
+        self.q["analysis_seconds"] = round(time.perf_counter() - self.started, 3)
+        result.overlay_jpeg = _overlay(self.bgr, self.half, self.detection, self.checker, self.unit if self.has_card else None,
+                                       result.status, summary)

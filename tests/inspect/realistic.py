@@ -15,7 +15,8 @@ in this order, what makes real phone photos hard:
 4. the sensor: channel crosstalk (5-20 %), Bayer RGGB mosaic, photon and read noise,
    demosaicing;
 5. the phone's processing: white balance that corrects only part of the light's colour
-   (phones keep some warmth) and is a few % off, a colour matrix that partly undoes the
+   (phones keep 35-55 % of a light's cast, in log terms, so a warm lamp still looks warm)
+   and is a few % off, a colour matrix that partly undoes the
    crosstalk and boosts saturation, gamut clipping, sRGB encoding, highlight roll-off and a
    per-channel S-curve, noise reduction and sharpening, paper/table texture survives;
    JPEG 4:2:0 at quality 88-95.
@@ -92,7 +93,7 @@ def _sample_effects(rng: np.random.Generator, force: dict) -> dict:
         "vignetting": float(rng.uniform(0.10, 0.35)),
         "gloss": "none",
         "crosstalk": float(rng.uniform(0.05, 0.20)),
-        "wb_keep_warmth": float(rng.uniform(0.15, 0.35)),
+        "wb_keep_warmth": float(rng.uniform(0.35, 0.55)),
         "wb_error": [float(v) for v in rng.uniform(-0.03, 0.03, 3)],
         "saturation": float(rng.uniform(1.05, 1.30)),
         "ccm_strength": float(rng.uniform(0.5, 0.9)),
@@ -307,7 +308,7 @@ def _render_scene(rng, e, unit, chart_center, chart_angle, roi, ppm):
         th = rng.uniform(0, math.pi)
         dist = (xx - bw / 2) * math.cos(th) + (yy - bh / 2) * math.sin(th) - rng.uniform(-0.1, 0.1) * min(bw, bh)
         half = rng.uniform(4.0, 9.0) * ppm
-        band = 1.0 / (1.0 + np.exp((np.abs(dist) - half) / (0.6 * ppm)))
+        band = 1.0 / (1.0 + np.exp(np.clip((np.abs(dist) - half) / (0.6 * ppm), -50, 50)))
         scene.spec[box] += cov * rng.uniform(0.8, 1.5) * band
     return scene, srgb
 
@@ -336,8 +337,9 @@ def _sensor_and_phone(img_lin, rng, e, lamp_rgb_at_unit):
     del m16
     # White balance: towards neutral for the light at the unit, keeping some warmth, a few % off.
     seen_white = (xtalk @ lamp_rgb_at_unit).astype(np.float64)
+    seen_white = seen_white / seen_white[1]  # colour only: the exposure stays
     keep = e["wb_keep_warmth"]
-    target = seen_white ** keep / np.max(seen_white ** keep)
+    target = seen_white ** keep / (seen_white ** keep)[1]
     gains = target / seen_white * (1 + np.asarray(e["wb_error"]))
     # Colour matrix: partly undoes crosstalk, boosts saturation around luminance.
     undo = np.eye(3) + e["ccm_strength"] * (np.linalg.inv(xtalk) - np.eye(3))

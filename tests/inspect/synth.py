@@ -2,7 +2,7 @@
 
 The scene is built in linear-light sRGB *reflectance* on the card plane (card
 millimetres): a tabletop, the printed card (paper and ink), a ColorChecker Classic Mini
-whose patches have the published sRGB values, and the unit, a rectangle or rounded
+whose patches have the published values (X-Rite, post-2014 edition), and the unit, a rectangle or rounded
 rectangle of known size and colour with a slight texture, an optional specular highlight
 and a soft shadow. The camera is a pinhole looking at the plane with up to 35° of tilt.
 
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from server.inspect import card as card_module
-from server.inspect import color
+from server.inspect import charts, color
 
 GEOMETRY = card_module.CARD_GEOMETRY
 PAPER_REFLECTANCE = np.array([0.86, 0.86, 0.87], dtype=np.float32)
@@ -266,8 +266,9 @@ def make_photo(
         upside_down = bool(rng.random() < 0.25)
         body, patches = _checker_polygons(origin, angle, upside_down)
         _blend(scene, body, px_per_mm, CHECKER_BODY_REFLECTANCE)
-        refl = color.srgb_to_linear(np.array(card_module.COLORCHECKER_CLASSIC_SRGB_U8, np.uint8)).astype(np.float32)
-        for poly, r in zip(patches, refl):
+        # The chart of the default edition (X-Rite, after November 2014); cyan's negative red clipped.
+        refl = np.clip(charts.chart_linear_srgb(), 0.0, 1.0).astype(np.float32)
+        for poly, r in zip(patches, refl, strict=True):
             _blend(scene, poly, px_per_mm, r)
 
     # Unit.

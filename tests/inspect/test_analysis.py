@@ -232,6 +232,9 @@ def test_a_failing_review_hook_does_not_undo_the_analysis(app, demo, monkeypatch
     ("fail", 0.9, ["out_of_tolerance"]),
     ("fail", 0.3, ["out_of_tolerance", "low_confidence"]),
     ("unusable", 0.0, ["unusable"]),
+    ("review", 0.9, ["needs_review"]),
+    ("review", 0.3, ["needs_review", "low_confidence"]),
+    ("retake", 0.2, ["retake"]),
 ])
 def test_flags_follow_status_and_confidence_threshold(status, confidence, flags):
     from server.inspect.analysis import flags_for
