@@ -51,4 +51,63 @@ export function deleteRecord(entity, id) {
   return saveRecord(entity, id, {}, { op: 'delete' });
 }
 
+/** The fields a phone may write per entity (docs/sync-protocol.md): what a re-created record sends. */
+const WRITABLE = {
+  response: ['inspection_id', 'item_key', 'unit_index', 'value', 'note'],
+  measurement: ['inspection_id', 'dimension_spec_id', 'unit_index', 'value_entered', 'unit_entered', 'source', 'photo_id'],
+  defect: ['inspection_id', 'code', 'defect_class', 'count', 'unit_index', 'note'],
+};
+
+/**
+ * Undo a delete. While the delete has not been sent it simply leaves the outbox and the record
+ * comes back as it was. Once sent, the server keeps the tombstone (a delete beats an edit), so
+ * the record is made again under a new id with the same values; a photo whose bytes are gone
+ * cannot be made again (answers null).
+ * @returns {Promise<string|null>} the id of the restored record
+ */
+export function undoDelete(entity, id) {
+  return tx(['records', 'outbox', 'photos'], 'readwrite', async (t) => {
+    const records = t.objectStore('records');
+    const outbox = t.objectStore('outbox');
+    const rec = await req(records.get(recordKey(entity, id)));
+    if (!rec) return null;
+    const queued = (await req(outbox.getAll())).filter((e) => e.entity === entity && e.id === id && e.op === 'delete');
+    const unsent = queued.find((e) => !e.sent);
+    if (unsent) {
+      outbox.delete(unsent.seq);
+      records.put({ ...rec, deleted: false, local_at: Date.now() });
+      if (entity === 'photo') {
+        const p = await req(t.objectStore('photos').get(id));
+        if (p && p.state === 'deleted') t.objectStore('photos').put({ ...p, state: p.state_before ?? 'pending' });
+      }
+      return id;
+    }
+    const names = WRITABLE[entity];
+    if (!names) return null;
+    const fields = Object.fromEntries(names.filter((n) => n in rec.fields).map((n) => [n, rec.fields[n]]));
+    const again = uuid();
+    records.put({ ...rec, key: recordKey(entity, again), id: again, rev: null, deleted: false, server: undefined,
+      fields: { ...rec.fields }, local_at: Date.now() });
+    outbox.add({ mutation_id: uuid(), entity, id: again, op: 'upsert', base_rev: null, fields, sent: false,
+      queued_at: Date.now() });
+    return again;
+  });
+}
+
+/** Delete a photo: its record and mutation as any delete; its bytes stay until the delete is synced (undo). */
+export function deletePhoto(id) {
+  return tx(['records', 'outbox', 'photos'], 'readwrite', async (t) => {
+    const records = t.objectStore('records');
+    const key = recordKey('photo', id);
+    const rec = await req(records.get(key));
+    if (!rec) return null;
+    records.put({ ...rec, deleted: true, local_at: Date.now() });
+    t.objectStore('outbox').add({ mutation_id: uuid(), entity: 'photo', id, op: 'delete', base_rev: rec.rev ?? null,
+      fields: {}, sent: false, queued_at: Date.now() });
+    const p = await req(t.objectStore('photos').get(id));
+    if (p) t.objectStore('photos').put({ ...p, state: 'deleted', state_before: p.state });
+    return rec;
+  });
+}
+
 export const newId = uuid;

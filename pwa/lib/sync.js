@@ -347,6 +347,13 @@ async function uploadOne(photo) {
 
 /** Upload photos whose metadata the server has, one at a time, oldest first. */
 export async function uploadPhotos() {
+  // Photos deleted on the phone keep their bytes only until the delete has left the outbox (undo).
+  await tx(['photos', 'outbox'], 'readwrite', async (t) => {
+    const queued = new Set((await req(t.objectStore('outbox').getAll())).map((e) => `${e.entity}:${e.id}`));
+    for (const p of await req(t.objectStore('photos').getAll())) {
+      if (p.state === 'deleted' && !queued.has(`photo:${p.id}`)) t.objectStore('photos').delete(p.id);
+    }
+  });
   const { photos, ready } = await tx(['photos', 'outbox', 'records'], 'readonly', async (t) => {
     const all = (await req(t.objectStore('photos').getAll())).filter((p) => p.state === 'pending' && p.blob);
     const queued = new Set((await req(t.objectStore('outbox').getAll())).map((e) => `${e.entity}:${e.id}`));

@@ -7,13 +7,14 @@ import { DEFAULT_CLASS_AQLS, plansForClasses } from '../lib/aql.js';
 import { getAll, getRecord, kvGet, listEntity, listForInspection } from '../lib/db.js';
 import { html, render } from '../lib/html.js';
 import { inTolerance, toBase, unitInfo, UNITS } from '../lib/measure.js';
-import { newId, saveRecord } from '../lib/store.js';
+import { deletePhoto, deleteRecord, newId, saveRecord, undoDelete } from '../lib/store.js';
 import { computeVerdict } from '../lib/verdict.js';
 import { t } from '../i18n/index.js';
 import { showSignOff, signatureSvg } from './sign-off.js';
 
 const CLASSES = ['critical', 'major', 'minor'];
 const SHOWN_UNITS = 5;
+const UNDO_MS = 10_000;
 
 const unitsFor = (unit) => {
   try {
@@ -266,6 +267,57 @@ class InspectionScreen {
     anchor?.querySelector(':scope > .problem[data-testid="save-problem"]')?.remove();
   }
 
+  /** Delete a record (a tombstone through sync), then offer Undo for a while. */
+  async remove(entity, id, what) {
+    if (this.signedOff()) return;
+    const saved = this.root.querySelector('#saved');
+    try {
+      if (entity === 'photo') await deletePhoto(id); else await deleteRecord(entity, id);
+    } catch (err) {
+      saved.textContent = t('insp.saveFailed', { detail: err.message });
+      saved.dataset.level = 'error';
+      return;
+    }
+    this.by[entity] = (this.by[entity] ?? []).filter((r) => r.id !== id);
+    saved.textContent = `${t('edit.deleted', { what })} · ${new Date().toLocaleTimeString()}`;
+    saved.dataset.level = 'ok';
+    this.redrawAfterEdit(entity);
+    const undo = this.root.querySelector('#undo');
+    undo.querySelector('span').textContent = t('edit.deleted', { what });
+    undo.dataset.entity = entity;
+    undo.dataset.id = id;
+    undo.hidden = false;
+    clearTimeout(this.undoTimer);
+    this.undoTimer = setTimeout(() => { undo.hidden = true; }, UNDO_MS);
+    this.ctx.syncSoon();
+  }
+
+  async undo() {
+    const undo = this.root.querySelector('#undo');
+    const { entity, id } = undo.dataset;
+    undo.hidden = true;
+    const restored = await undoDelete(entity, id);
+    const saved = this.root.querySelector('#saved');
+    if (!restored) {
+      saved.textContent = t('edit.cannotUndo');
+      saved.dataset.level = 'error';
+      return;
+    }
+    await this.load();
+    saved.textContent = t('edit.restored');
+    saved.dataset.level = 'ok';
+    this.redrawAfterEdit(entity);
+    this.ctx.syncSoon();
+  }
+
+  redrawAfterEdit(entity) {
+    if (entity === 'response') this.drawChecklist();
+    if (entity === 'measurement') this.drawMeasurements();
+    if (entity === 'defect') this.drawDefects();
+    if (entity === 'photo') { this.drawPhotos(); this.drawChecklist(); }
+    this.drawSummary();
+  }
+
   async savePhoto(detail, extra) {
     const id = newId();
     const fields = { inspection_id: this.id, item_key: extra.item_key ?? null, defect_id: extra.defect_id ?? null,
@@ -295,6 +347,8 @@ class InspectionScreen {
       <h1>${t('list.po')} ${this.po.po_number ?? ''} · ${this.product.name ?? ''}</h1>
       <p class="muted">${t(`kind.${f.kind}`)} · <span data-testid="insp-status">${t(`status.${f.status ?? 'assigned'}`)}</span></p>
       <p id="saved" class="saved" role="status" aria-live="polite" data-testid="saved"></p>
+      <div id="undo" class="undo" data-testid="undo" hidden><span></span>
+        <button type="button" data-action="undo">${t('edit.undo')}</button></div>
       ${this.signedOff() ? html`<div class="card signed-off" data-testid="signed-off">
         <p><strong>${t('signoff.readOnly')}</strong></p>${signatureSvg(f.signature)}</div>` : ''}
       <fieldset class="inspection-body" ${this.signedOff() ? 'disabled' : ''}>
@@ -418,12 +472,14 @@ class InspectionScreen {
           <div class="choices">${['yes', 'no', 'na'].map((a) => html`
             <label class="choice choice-${a}"><input type="radio" name="${id}" value="${a}" ${value === a ? 'checked' : ''}
               data-item="${item.key}" data-kind="yes_no_na"><span>${t(`answer.${a}`)}</span></label>`)}</div>
+          <button type="button" class="small" data-action="clear-answer" data-item="${item.key}" ${r && value ? '' : 'hidden'}>${t('edit.clearAnswer')}</button>
         </fieldset>`;
       case 'choice':
         return html`<fieldset class="item" data-item="${item.key}"><legend>${item.label}${req}</legend>
           <div class="choices">${(item.choices ?? []).map((c) => html`
             <label class="choice"><input type="radio" name="${id}" value="${c}" ${value === c ? 'checked' : ''}
-              data-item="${item.key}" data-kind="choice"><span>${c}</span></label>`)}</div></fieldset>`;
+              data-item="${item.key}" data-kind="choice"><span>${c}</span></label>`)}</div>
+          <button type="button" class="small" data-action="clear-answer" data-item="${item.key}" ${r && value ? '' : 'hidden'}>${t('edit.clearAnswer')}</button></fieldset>`;
       case 'number': {
         const v = value && typeof value === 'object' ? value : {};
         return html`<div class="item measure-row" data-item="${item.key}">
@@ -496,8 +552,10 @@ class InspectionScreen {
     render(el, html`
       <h2 id="defects-h">${t('insp.defects')}</h2>
       ${logged.length ? html`<ul class="plain defects" data-testid="defect-list">${logged.map((d) => html`
-        <li class="defect cls-${d.fields.defect_class}"><strong>${this.defectLabel(d.fields.code, entries)}</strong>
+        <li class="defect cls-${d.fields.defect_class}" data-defect-id="${d.id}"><strong>${this.defectLabel(d.fields.code, entries)}</strong>
           · ${t(`class.${d.fields.defect_class}`)} · × ${d.fields.count}${d.fields.note ? html` · ${d.fields.note}` : ''}
+          <div class="choices"><button type="button" class="small" data-action="edit-defect" data-id="${d.id}">${t('edit.edit')}</button>
+            <button type="button" class="small" data-action="delete-defect" data-id="${d.id}">${t('edit.delete')}</button></div>
           <photo-capture data-defect="${d.id}"></photo-capture></li>`)}</ul>`
         : html`<p class="muted">${t('insp.noDefects')}</p>`}
       <form id="defect-form" class="defect-form">
@@ -512,11 +570,19 @@ class InspectionScreen {
         </div>
         <label for="d-note">${t('insp.note')}</label>
         <input id="d-note" name="note" autocomplete="off">
-        <button type="submit" class="primary">${t('insp.addDefect')}</button>
+        <button type="submit" class="primary">${this.editingDefect ? t('edit.saveChanges') : t('insp.addDefect')}</button>
+        ${this.editingDefect ? html`<button type="button" data-action="cancel-edit">${t('edit.cancel')}</button>` : ''}
       </form>`);
+    const editing = this.by.defect.find((d) => d.id === this.editingDefect);
     const form = el.querySelector('#defect-form');
     // The library's class is only a default: once the inspector picks a class, it stays.
-    let classChosen = false;
+    let classChosen = Boolean(editing);
+    if (editing) {
+      form.code.value = editing.fields.code ?? '';
+      form.defect_class.value = editing.fields.defect_class ?? 'major';
+      form.count.value = String(editing.fields.count ?? 1);
+      form.note.value = editing.fields.note ?? '';
+    }
     form.defect_class.addEventListener('change', () => { classChosen = true; });
     form.code.addEventListener('change', () => {
       const e = entries.find((x) => x.code === form.code.value);
@@ -526,8 +592,12 @@ class InspectionScreen {
       e.preventDefault();
       const count = Number.parseInt(form.count.value, 10);
       if (!form.code.value.trim() || !(count >= 1)) { form.reportValidity(); return; }
-      await this.save('defect', newId(), { inspection_id: this.id, code: form.code.value.trim(),
-        defect_class: form.defect_class.value, count, unit_index: null, note: form.note.value.trim() });
+      const id = this.editingDefect ?? newId();
+      const fields = { inspection_id: this.id, code: form.code.value.trim(), defect_class: form.defect_class.value, count,
+        note: form.note.value.trim() };
+      if (!this.editingDefect) fields.unit_index = null;
+      await this.save('defect', id, fields);
+      this.editingDefect = null;
       this.drawDefects();
     });
   }
@@ -551,6 +621,7 @@ class InspectionScreen {
         return html`<li>${src ? html`<img src="${src}" alt="${p.fields.item_key ?? p.fields.defect_id ?? ''}">` : ''}
           <span class="badge ${state === 'done' ? 'ok' : 'warn'}" data-testid="photo-state">${t(`photo.state.${state}`)}</span>
           ${d ? html`<span class="badge decision-${d.decision}">${t(`insp.decision.${d.decision}`)}</span>` : ''}
+          <button type="button" class="small" data-action="delete-photo" data-id="${p.id}">${t('edit.deletePhoto')}</button>
           ${state === 'failed' ? html`<p class="problem" role="alert" data-testid="photo-problem">${t('photo.error', { detail: local.last_error ?? '' })}</p>
             <button type="button" class="small" data-action="retry-photo" data-id="${p.id}">${t('photo.retry')}</button>` : ''}</li>`;
       })}</ul>`);
@@ -616,9 +687,13 @@ class InspectionScreen {
     }
     if (el.dataset.spec) {
       const m = this.tolerance(el);
-      if (!m) return undefined;
       const unitIndex = Number(el.dataset.unitIndex);
       const existing = this.measurement(el.dataset.spec, unitIndex);
+      if (!m) {
+        // An emptied field deletes the measurement (on the server too), with Undo.
+        if (existing && el.value.trim() === '') await this.remove('measurement', existing.id, t('insp.unit', { n: unitIndex }));
+        return undefined;
+      }
       // value_si and in_tolerance are the server's to compute; the phone keeps its own copy.
       return this.save('measurement', existing?.id ?? newId(), { inspection_id: this.id,
         dimension_spec_id: el.dataset.spec, unit_index: unitIndex, value_entered: m.value, unit_entered: m.unit,
@@ -630,6 +705,12 @@ class InspectionScreen {
     let value = el.value;
     let passed = null; // the server derives `passed`; the phone keeps its own for the preview
     const item = this.items().find((i) => i.key === key);
+    const existingAnswer = this.response(key);
+    if (['text', 'number', 'defect_count'].includes(kind) && el.value.trim() === '') {
+      // An emptied answer is no answer: delete it (with Undo) rather than keep a stale value.
+      if (existingAnswer) await this.remove('response', existingAnswer.id, item?.label ?? key);
+      return undefined;
+    }
     if (kind === 'defect_count') {
       value = Number.parseInt(el.value, 10);
       if (!(value >= 0)) return undefined;
@@ -642,8 +723,10 @@ class InspectionScreen {
       passed = m ? m.ok : null;
     }
     const existing = this.response(key);
-    return this.save('response', existing?.id ?? newId(), { inspection_id: this.id, item_key: key, unit_index: null,
+    const saved = await this.save('response', existing?.id ?? newId(), { inspection_id: this.id, item_key: key, unit_index: null,
       value }, { local: { passed } });
+    el.closest('fieldset')?.querySelector('[data-action="clear-answer"]')?.removeAttribute('hidden');
+    return saved;
   }
 
   async onClick(button) {
@@ -657,6 +740,25 @@ class InspectionScreen {
       await tx(['issues'], 'readwrite', (x) => x.objectStore('issues').delete(button.dataset.key));
       this.issues = this.issues.filter((i) => i.key !== button.dataset.key);
       this.drawIssues();
+    } else if (action === 'undo') {
+      await this.undo();
+    } else if (action === 'clear-answer') {
+      const r = this.response(button.dataset.item);
+      const item = this.items().find((i) => i.key === button.dataset.item);
+      if (r) await this.remove('response', r.id, item?.label ?? button.dataset.item);
+    } else if (action === 'edit-defect') {
+      this.editingDefect = button.dataset.id;
+      this.drawDefects();
+      this.root.querySelector('#d-count')?.focus();
+    } else if (action === 'cancel-edit') {
+      this.editingDefect = null;
+      this.drawDefects();
+    } else if (action === 'delete-defect') {
+      const d = this.by.defect.find((x) => x.id === button.dataset.id);
+      if (d) await this.remove('defect', d.id, d.fields.code);
+    } else if (action === 'delete-photo') {
+      const p = this.by.photo.find((x) => x.id === button.dataset.id);
+      if (p) await this.remove('photo', p.id, t('insp.photo'));
     } else if (action === 'retry-photo') {
       const { retryPhoto } = await import('../lib/sync.js');
       const p = this.photoBytes.get(button.dataset.id);
