@@ -52,6 +52,10 @@ class InvalidToken(StorageError):
     """A local upload/download token that is forged, expired or for another operation."""
 
 
+class SizeMismatch(StorageError):
+    """An upload whose length is not the length it was signed for (cut off, or too long): nothing stored."""
+
+
 @dataclass(frozen=True)
 class Part:
     """One uploaded part of a multipart upload."""
@@ -130,14 +134,27 @@ class Storage(Protocol):
     def delete(self, key: str) -> None:
         """Remove the object; no error when it is already gone."""
 
-    def copy(self, src: str, dst: str) -> None:
-        """Copy an object inside the storage (server-side for S3)."""
+    def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
+        """Copy an object inside the storage (server-side for S3), atomically: ``dst`` holds one version of ``src``.
 
-    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
-        """A URL that accepts one ``PUT`` of the object's bytes until it expires."""
+        Raises ``FileNotFoundError`` when ``src`` does not exist.
+        """
 
-    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
-        """A URL that answers ``GET`` with the object's bytes until it expires."""
+    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None,
+                    content_length: int | None = None) -> str:
+        """A URL that accepts a ``PUT`` of the object's bytes until it expires.
+
+        ``content_type`` and ``content_length``, when given, are part of the signature: a ``PUT``
+        with another type or length is refused.
+        """
+
+    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None,
+                    disposition: str = "attachment") -> str:
+        """A URL that answers ``GET`` with the object's bytes until it expires.
+
+        The answer's ``Content-Type`` is ``content_type`` (``application/octet-stream`` when not
+        given) and its ``Content-Disposition`` is ``disposition``, whatever the object was stored with.
+        """
 
     def create_multipart(self, key: str, *, content_type: str | None = None) -> str:
         """Start a multipart upload to ``key``; return its upload id."""
@@ -145,8 +162,9 @@ class Storage(Protocol):
     def find_multipart(self, key: str) -> str | None:
         """The id of an unfinished multipart upload to ``key``, or ``None`` (to resume after a restart)."""
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
-        """A URL that accepts one ``PUT`` of part ``part_number`` (1-based)."""
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int,
+                     content_length: int | None = None) -> str:
+        """A URL that accepts one ``PUT`` of part ``part_number`` (1-based), of ``content_length`` bytes when given."""
 
     def list_parts(self, key: str, upload_id: str) -> list[Part]:
         """Parts uploaded so far, by part number. Raises ``FileNotFoundError`` for an unknown upload."""
@@ -198,7 +216,7 @@ class LocalStorage:
             raise FileNotFoundError(upload_id)
         return self.root / ".multipart" / upload_id
 
-    def _write_atomic(self, path: Path, data: bytes | IO[bytes]) -> int:
+    def _write_atomic(self, path: Path, data: bytes | IO[bytes], expected_size: int | None = None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         size = 0
@@ -213,6 +231,8 @@ class LocalStorage:
                         size += len(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+            if expected_size is not None and size != expected_size:
+                raise SizeMismatch(f"received {size} bytes, expected {expected_size}")
             os.replace(tmp, path)
         except BaseException:
             with _suppress():
@@ -221,8 +241,10 @@ class LocalStorage:
         return size
 
     # objects
-    def put(self, key: str, data: bytes | IO[bytes], *, content_type: str | None = None) -> int:
-        return self._write_atomic(self._path(key), data)
+    def put(self, key: str, data: bytes | IO[bytes], *, content_type: str | None = None,
+            expected_size: int | None = None) -> int:
+        """Store ``data``; with ``expected_size``, a body of any other length raises ``SizeMismatch`` and stores nothing."""
+        return self._write_atomic(self._path(key), data, expected_size)
 
     def open(self, key: str, *, length: int | None = None) -> BinaryIO:
         fh = open(self._path(key), "rb")  # noqa: SIM115 - the caller closes it
@@ -252,7 +274,8 @@ class LocalStorage:
         with _suppress():
             self._path(key).unlink()
 
-    def copy(self, src: str, dst: str) -> None:
+    def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
+        # One open file is one version: a later put() renames a new file into place, never rewrites this one.
         with open(self._path(src), "rb") as fh:
             self._write_atomic(self._path(dst), fh)
 
@@ -279,11 +302,15 @@ class LocalStorage:
         validate_key(claims["key"])
         return claims
 
-    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
-        return self._url({"op": "put", "key": validate_key(key)}, expires_in)
+    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None,
+                    content_length: int | None = None) -> str:
+        return self._url({"op": "put", "key": validate_key(key), "ct": content_type, "n": content_length},
+                         expires_in)
 
-    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
-        return self._url({"op": "get", "key": validate_key(key), "ct": content_type}, expires_in)
+    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None,
+                    disposition: str = "attachment") -> str:
+        return self._url({"op": "get", "key": validate_key(key), "ct": content_type or "application/octet-stream",
+                          "cd": disposition}, expires_in)
 
     # multipart
     def create_multipart(self, key: str, *, content_type: str | None = None) -> str:
@@ -308,16 +335,19 @@ class LocalStorage:
             raise FileNotFoundError(upload_id)
         return folder
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int,
+                     content_length: int | None = None) -> str:
         self._mp_key_check(key, upload_id)
-        return self._url({"op": "part", "key": key, "upload_id": upload_id, "part": int(part_number)}, expires_in)
+        return self._url({"op": "part", "key": key, "upload_id": upload_id, "part": int(part_number),
+                          "n": content_length}, expires_in)
 
-    def put_part(self, key: str, upload_id: str, part_number: int, data: IO[bytes]) -> int:
-        """Store one part (atomically). Raises ``FileNotFoundError`` for an unknown upload."""
+    def put_part(self, key: str, upload_id: str, part_number: int, data: IO[bytes],
+                 expected_size: int | None = None) -> int:
+        """Store one part (atomically). Raises ``FileNotFoundError`` for an unknown upload, ``SizeMismatch``."""
         folder = self._mp_key_check(key, upload_id)
         if not 1 <= part_number <= 10000:
             raise StorageError("part numbers run from 1 to 10000")
-        return self._write_atomic(folder / f"part-{part_number:05d}", data)
+        return self._write_atomic(folder / f"part-{part_number:05d}", data, expected_size)
 
     def list_parts(self, key: str, upload_id: str) -> list[Part]:
         folder = self._mp_key_check(key, upload_id)
@@ -521,20 +551,33 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
 
-    def copy(self, src: str, dst: str) -> None:
-        # One CopyObject call: fine up to 5 GB, far above PHOTO_MAX_BYTES.
-        self.client.copy_object(Bucket=self.bucket, Key=self._k(dst),
-                                CopySource={"Bucket": self.bucket, "Key": self._k(src)})
+    def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
+        # One CopyObject call (fine up to 5 GB, far above PHOTO_MAX_BYTES) copies one version of src.
+        extra = {"ContentType": content_type, "MetadataDirective": "REPLACE"} if content_type else {}
+        try:
+            self.client.copy_object(Bucket=self.bucket, Key=self._k(dst),
+                                    CopySource={"Bucket": self.bucket, "Key": self._k(src)}, **extra)
+        except Exception as exc:
+            if self._missing(exc):
+                raise FileNotFoundError(src) from None
+            raise
 
-    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
-        return self.client.generate_presigned_url(
-            "put_object", Params={"Bucket": self.bucket, "Key": self._k(key)},
-            ExpiresIn=int(expires_in), HttpMethod="PUT")
-
-    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None) -> str:
-        params = {"Bucket": self.bucket, "Key": self._k(key)}
+    def presign_put(self, key: str, *, expires_in: int, content_type: str | None = None,
+                    content_length: int | None = None) -> str:
+        # Content-Type and Content-Length become signed headers: S3 refuses a PUT with another type or length.
+        params: dict = {"Bucket": self.bucket, "Key": self._k(key)}
         if content_type:
-            params["ResponseContentType"] = content_type
+            params["ContentType"] = content_type
+        if content_length is not None:
+            params["ContentLength"] = int(content_length)
+        return self.client.generate_presigned_url("put_object", Params=params, ExpiresIn=int(expires_in),
+                                                  HttpMethod="PUT")
+
+    def presign_get(self, key: str, *, expires_in: int, content_type: str | None = None,
+                    disposition: str = "attachment") -> str:
+        params = {"Bucket": self.bucket, "Key": self._k(key),
+                  "ResponseContentType": content_type or "application/octet-stream",
+                  "ResponseContentDisposition": disposition}
         return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_in))
 
     def create_multipart(self, key: str, *, content_type: str | None = None) -> str:
@@ -549,11 +592,14 @@ class S3Storage:
             return None
         return max(uploads, key=lambda u: u["Initiated"])["UploadId"]
 
-    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int) -> str:
-        return self.client.generate_presigned_url(
-            "upload_part", Params={"Bucket": self.bucket, "Key": self._k(key), "UploadId": upload_id,
-                                   "PartNumber": int(part_number)},
-            ExpiresIn=int(expires_in), HttpMethod="PUT")
+    def presign_part(self, key: str, upload_id: str, part_number: int, *, expires_in: int,
+                     content_length: int | None = None) -> str:
+        params: dict = {"Bucket": self.bucket, "Key": self._k(key), "UploadId": upload_id,
+                        "PartNumber": int(part_number)}
+        if content_length is not None:
+            params["ContentLength"] = int(content_length)
+        return self.client.generate_presigned_url("upload_part", Params=params, ExpiresIn=int(expires_in),
+                                                  HttpMethod="PUT")
 
     def list_parts(self, key: str, upload_id: str) -> list[Part]:
         parts: list[Part] = []
@@ -687,5 +733,5 @@ def sha256_of(storage: Storage, key: str) -> tuple[str, int]:
 
 
 __all__ = ["CHUNK_BYTES", "InvalidKey", "InvalidToken", "LocalStorage", "MultipartUpload", "Part", "S3Storage",
-           "Storage", "StorageError", "StoredObject", "get_storage", "sha256_of", "storage_from_config",
+           "SizeMismatch", "Storage", "StorageError", "StoredObject", "get_storage", "sha256_of", "storage_from_config",
            "validate_key", "validate_prefix"]

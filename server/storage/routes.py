@@ -8,10 +8,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import require
-from ..errors import NotFound, Unauthenticated
+from ..errors import LinesideError, NotFound, Unauthenticated, UnsupportedMedia
 from . import uploads as blobs
 from .schemas import CompleteSchema, DownloadQuerySchema, DownloadSchema, UploadTargetSchema
-from .backends import InvalidToken, LocalStorage, get_storage
+from .backends import InvalidToken, LocalStorage, SizeMismatch, get_storage
 
 blobs_blp = Blueprint("blobs", __name__, url_prefix="/api/v1/blobs",
                       description="Photo bytes: upload targets, verified completion, signed downloads")
@@ -63,13 +63,22 @@ class StorageObject(MethodView):
     def put(self, token: str):
         """Upload bytes to a signed local-storage URL (raw body, like an S3 presigned PUT)"""
         storage, claims = _local_claims(token, "put", "part")
-        if claims["op"] == "part":
-            try:
-                size = storage.put_part(claims["key"], claims["upload_id"], claims["part"], request.stream)
-            except FileNotFoundError:
-                raise NotFound("No such upload: ask for a new upload target.") from None
-        else:
-            size = storage.put(claims["key"], request.stream)
+        expected = claims.get("n")
+        # Like S3 with a signed Content-Type and Content-Length: another type or length is refused.
+        if claims.get("ct") and request.mimetype != claims["ct"]:
+            raise UnsupportedMedia(f"This upload URL is signed for Content-Type {claims['ct']}.")
+        if expected is not None and request.content_length not in (None, expected):
+            raise LinesideError(f"This upload URL is signed for Content-Length {expected}.")
+        try:
+            if claims["op"] == "part":
+                size = storage.put_part(claims["key"], claims["upload_id"], claims["part"], request.stream,
+                                        expected_size=expected)
+            else:
+                size = storage.put(claims["key"], request.stream, expected_size=expected)
+        except FileNotFoundError:
+            raise NotFound("No such upload: ask for a new upload target.") from None
+        except SizeMismatch as exc:  # the body was cut off (or ran on): nothing was stored
+            raise LinesideError(f"The upload did not arrive whole ({exc}); nothing was stored. Send it again.") from None
         resp = Response(status=200)
         resp.headers["ETag"] = f'"{size}"'
         return resp
@@ -84,6 +93,7 @@ class StorageObject(MethodView):
             raise NotFound("No such object.")
         resp = Response(stream_with_context(storage.iter_chunks(claims["key"])),
                         mimetype=claims.get("ct") or "application/octet-stream")
+        resp.headers["Content-Disposition"] = claims.get("cd") or "attachment"
         resp.headers["Content-Length"] = str(size)
         resp.headers["Cache-Control"] = "private, max-age=300"
         resp.headers["X-Content-Type-Options"] = "nosniff"

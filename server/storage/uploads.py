@@ -9,12 +9,17 @@ The flow (see ``docs/photo-upload.md``):
    fresh target, and for multipart only the parts still missing. When a photo with the same
    sha256 and size is already stored for the same brand, nothing needs uploading
    (``already_stored``).
-3. ``complete_upload`` checks the staged object — size, magic bytes, image header (dimensions
-   and pixel count, without decoding), then the sha256 streamed in chunks — and moves it to
-   its content-addressed key ``photos/sha256/ab/cd/<sha256>``. Only verified bytes ever reach
-   a content key, so one object serves every photo with that hash. A refused upload is
-   deleted and the photo stays ``declared``. Completing twice answers the same success; the
-   analysis is enqueued once, after the commit.
+3. ``complete_upload`` first copies the staged object to a private snapshot key (one version
+   of it: a ``PUT`` still arriving on the upload URL cannot change what is checked), then reads
+   the snapshot once — size, magic bytes, image header (dimensions and pixel count, without
+   decoding) and the sha256 of those very bytes — and copies the snapshot to its
+   content-addressed key ``photos/sha256/ab/cd/<sha256>``. Only verified bytes ever reach a
+   content key, so one object serves every photo with that hash. No database lock is held
+   while storage works; marking the photo stored takes the sync revision counter's lock, then
+   the photo row's, in the order a push takes them (no deadlock). The staged object is deleted
+   only after that commit, so a complete that failed can simply be retried. A refused upload
+   is deleted and the photo stays ``declared``. Two completes at once, or twice in a row,
+   answer the same success; the analysis is enqueued once, after the commit.
 4. ``download`` answers a short-lived signed URL for the photo or its overlay.
 """
 from __future__ import annotations
@@ -22,14 +27,16 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import hashlib
 import re
+import secrets
 import struct
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_, select, text
 
 from ..accounts.models import Role
 from ..auth import Principal
@@ -37,7 +44,7 @@ from ..catalog.models import PurchaseOrder
 from ..errors import Conflict, Forbidden, LinesideError, NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
 from ..extensions import db
 from ..inspect.models import Inspection, Photo
-from .backends import Part, Storage, get_storage, sha256_of
+from .backends import Part, Storage, get_storage
 
 log = logging.getLogger(__name__)
 
@@ -243,9 +250,13 @@ def _is_multipart(photo: Photo) -> bool:
 
 def _expected_parts(photo: Photo) -> dict[int, int]:
     """Part number -> size in bytes, for the photo's declared size."""
+    return _expected_parts_of(photo.size_bytes)
+
+
+def _expected_parts_of(size_bytes: int) -> dict[int, int]:
     part = current_app.config["STORAGE_MULTIPART_PART_BYTES"]
-    count = max(1, math.ceil(photo.size_bytes / part))
-    return {n: (part if n < count else photo.size_bytes - part * (count - 1)) for n in range(1, count + 1)}
+    count = max(1, math.ceil(size_bytes / part))
+    return {n: (part if n < count else size_bytes - part * (count - 1)) for n in range(1, count + 1)}
 
 
 def _ttl() -> int:
@@ -273,7 +284,8 @@ def request_upload(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
     answer: dict[str, Any] = {"id": photo.id, "already_stored": False, "upload_state": photo.upload_state,
                               "expires_in_seconds": ttl, "size_bytes": photo.size_bytes}
     if not _is_multipart(photo):
-        answer.update(method="put", url=storage.presign_put(key, expires_in=ttl, content_type=photo.content_type),
+        answer.update(method="put", url=storage.presign_put(key, expires_in=ttl, content_type=photo.content_type,
+                                                            content_length=photo.size_bytes),
                       headers={"Content-Type": photo.content_type})
         return answer
 
@@ -284,7 +296,7 @@ def request_upload(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
                   part_size_bytes=current_app.config["STORAGE_MULTIPART_PART_BYTES"],
                   parts_done=sorted(done),
                   parts=[{"part_number": n, "size_bytes": size,
-                          "url": storage.presign_part(key, upload_id, n, expires_in=ttl)}
+                          "url": storage.presign_part(key, upload_id, n, expires_in=ttl, content_length=size)}
                          for n, size in expected.items() if n not in done])
     return answer
 
@@ -313,78 +325,142 @@ def _adopt_stored_twin(storage: Storage, photo: Photo, po: PurchaseOrder) -> boo
 
 # -- complete --------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _Declared:
+    """What a photo's row declares, read once, so storage work needs no open transaction."""
+
+    id: uuid.UUID
+    sha256: str
+    size_bytes: int
+    content_type: str
+
+    @classmethod
+    def of(cls, photo: Photo) -> _Declared:
+        return cls(photo.id, photo.sha256, photo.size_bytes, photo.content_type)
+
+    def matches(self, photo: Photo) -> bool:
+        return (photo.sha256, photo.size_bytes, photo.content_type) == (self.sha256, self.size_bytes,
+                                                                         self.content_type)
+
+
 def complete_upload(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
-    """Verify the uploaded bytes and mark the photo stored; idempotent.
+    """Verify the uploaded bytes and mark the photo stored; idempotent, and safe to run twice at once.
 
     Checks size, magic bytes against the declared type, the image header (dimensions > 0 and at
-    most ``PHOTO_MAX_PIXELS``) and the sha256 (streamed). A refused upload is deleted and the photo
-    stays ``declared``. Raises ``ValidationFailed`` (incomplete upload, wrong size or hash,
-    unreadable header; ``incomplete`` and ``missing_parts`` say what to resend),
-    ``UnsupportedMedia``, ``PayloadTooLarge``, ``NotFound``, ``Forbidden``.
+    most ``PHOTO_MAX_PIXELS``) and the sha256, all on one private snapshot of the upload, read
+    once. A refused upload is deleted and the photo stays ``declared``. Raises ``ValidationFailed``
+    (incomplete upload, wrong size or hash, unreadable header; the ``upload`` entry of ``errors``
+    says what to resend, see docs/photo-upload.md), ``UnsupportedMedia``, ``PayloadTooLarge``,
+    ``NotFound``, ``Forbidden``, ``Conflict`` (the declaration changed meanwhile).
     """
     photo, po = _photo_for_upload(p, photo_id)
     if photo.upload_state in STORED_STATES:
         return _stored_answer(photo)
     check_declaration(photo)
+    declared = _Declared.of(photo)
+    # End the read transaction: no row lock (nor SQLite's write lock) is held while storage works.
+    db.session.rollback()
     storage = get_storage()
-    staged = staging_key(photo.id)
+    staged = staging_key(declared.id)
+    _finish_multipart(storage, staged, declared)
 
-    if _is_multipart(photo) and (upload_id := storage.find_multipart(staged)):
-        expected = _expected_parts(photo)
-        good = _good_parts(storage.list_parts(staged, upload_id), expected)
-        missing = [n for n in expected if n not in good]
-        if missing:
-            raise ValidationFailed("The upload is incomplete: send the missing parts, then complete again.",
-                                   errors={"parts": [f"Missing parts: {', '.join(map(str, missing))}."]},
-                                   incomplete=True, missing_parts=missing)
-        storage.complete_multipart(staged, upload_id, [good[n] for n in expected])
-
-    size = storage.head(staged)
-    if size is None:
-        db.session.refresh(photo)
-        if photo.upload_state in STORED_STATES:  # a concurrent complete got there first
-            return _stored_answer(photo)
-        if _adopt_stored_twin(storage, photo, po):
-            return _stored_answer(photo)
-        raise ValidationFailed("Nothing has been uploaded for this photo yet: ask for an upload target.",
-                               errors={"file": ["No uploaded bytes."]}, incomplete=True)
+    snapshot = f"{staged}.verify-{secrets.token_hex(8)}"
     try:
-        _verify(storage, staged, photo, size)
-    except LinesideError:
-        storage.delete(staged)
-        raise
-
-    key = content_key(photo.sha256)
-    if storage.head(key) != photo.size_bytes:  # content keys only ever hold verified bytes
-        storage.copy(staged, key)
-    storage.delete(staged)
-    _mark_stored(photo, key)
+        try:
+            storage.copy(staged, snapshot)
+        except FileNotFoundError:
+            return _nothing_staged(storage, photo, po)
+        try:
+            _verify_snapshot(storage, snapshot, declared)
+        except LinesideError:
+            storage.delete(staged)
+            raise
+        key = content_key(declared.sha256)
+        if storage.head(key) != declared.size_bytes:  # content keys only ever hold verified bytes
+            storage.copy(snapshot, key, content_type=declared.content_type)
+        _mark_stored(photo, key, declared)
+    finally:
+        storage.delete(snapshot)
+    storage.delete(staged)  # only now: a complete that failed before its commit can be retried
     return _stored_answer(photo)
 
 
-def _verify(storage: Storage, key: str, photo: Photo, size: int) -> None:
-    """Check a staged object against its declaration. Raises a ``LinesideError`` on any mismatch."""
-    if size != photo.size_bytes:
+def _finish_multipart(storage: Storage, staged: str, declared: _Declared) -> None:
+    """Join a multipart upload's parts into the staged object, or say which parts are missing."""
+    if declared.size_bytes <= current_app.config["STORAGE_MULTIPART_THRESHOLD_BYTES"]:
+        return
+    upload_id = storage.find_multipart(staged)
+    if not upload_id:
+        return
+    expected = _expected_parts_of(declared.size_bytes)
+    try:
+        good = _good_parts(storage.list_parts(staged, upload_id), expected)
+    except FileNotFoundError:  # a concurrent complete joined it a moment ago
+        return
+    missing = [n for n in expected if n not in good]
+    if missing:
+        raise ValidationFailed("The upload is incomplete: send the missing parts, then complete again.",
+                               errors={"upload": ["incomplete"],
+                                       "parts": [f"Missing parts: {', '.join(map(str, missing))}."]},
+                               incomplete=True, missing_parts=missing)
+    try:
+        storage.complete_multipart(staged, upload_id, [good[n] for n in expected])
+    except Exception as exc:  # a concurrent complete joined it first: the staged object is there
+        if storage.head(staged) is None:
+            raise
+        log.info("multipart upload %s was completed concurrently: %s", upload_id, exc)
+
+
+def _nothing_staged(storage: Storage, photo: Photo, po: PurchaseOrder) -> dict[str, Any]:
+    """No staged bytes: a concurrent complete may have stored them, or a twin may serve; else 422."""
+    db.session.rollback()
+    db.session.refresh(photo)
+    if photo.upload_state in STORED_STATES:  # a concurrent complete got there first
+        return _stored_answer(photo)
+    if _adopt_stored_twin(storage, photo, po):
+        return _stored_answer(photo)
+    raise ValidationFailed("Nothing has been uploaded for this photo yet: ask for an upload target.",
+                           errors={"upload": ["incomplete"], "file": ["No uploaded bytes."]}, incomplete=True)
+
+
+def _verify_snapshot(storage: Storage, key: str, declared: _Declared) -> None:
+    """Check a snapshot against its declaration, reading it once. Raises a ``LinesideError`` on any mismatch."""
+    size = storage.head(key)
+    if size != declared.size_bytes:
         raise ValidationFailed(
-            f"The uploaded file has {size} bytes but {photo.size_bytes} were declared; upload it again.",
-            errors={"size_bytes": [f"Uploaded {size} bytes, declared {photo.size_bytes}."]},
-            incomplete=size < photo.size_bytes)
-    header = _read_header(storage, key, HEADER_BYTES)
-    fmt = sniff_format(header)
+            f"The uploaded file has {size} bytes but {declared.size_bytes} were declared; upload it again.",
+            errors={"size_bytes": [f"Uploaded {size} bytes, declared {declared.size_bytes}."],
+                    **({"upload": ["incomplete"]} if (size or 0) < declared.size_bytes else {})},
+            incomplete=(size or 0) < declared.size_bytes)
+    digest, head, read = hashlib.sha256(), bytearray(), 0
+    for chunk in storage.iter_chunks(key):  # one read: the bytes hashed are the bytes probed
+        digest.update(chunk)
+        read += len(chunk)
+        if len(head) < JPEG_HEADER_MAX_BYTES:
+            head += chunk[:JPEG_HEADER_MAX_BYTES - len(head)]
+    _check_header(bytes(head), declared)
+    if read != declared.size_bytes or digest.hexdigest() != declared.sha256:
+        raise ValidationFailed("The uploaded file does not match the declared sha256; it was discarded.",
+                               errors={"sha256": ["Does not match the uploaded bytes."]})
+
+
+def _check_header(head: bytes, declared: _Declared) -> None:
+    """Type and pixel count from the first bytes (up to ``JPEG_HEADER_MAX_BYTES``)."""
+    fmt = sniff_format(head)
     allowed = _allowed_types()
     if fmt is None or _FORMAT_TYPES[fmt] not in allowed:
         raise UnsupportedMedia("The file is not an accepted image type.",
                                errors={"file": [f"Must be one of {', '.join(sorted(allowed))}."]})
-    if _FORMAT_TYPES[fmt] != photo.content_type.lower():
-        raise UnsupportedMedia(f"The file is {_FORMAT_TYPES[fmt]} but was declared {photo.content_type}.",
+    if _FORMAT_TYPES[fmt] != declared.content_type.lower():
+        raise UnsupportedMedia(f"The file is {_FORMAT_TYPES[fmt]} but was declared {declared.content_type}.",
                                errors={"content_type": [f"The file is {_FORMAT_TYPES[fmt]}."]})
     try:
-        info = probe_image_header(header)
-    except HeaderTruncated:
         try:
-            info = probe_image_header(_read_header(storage, key, JPEG_HEADER_MAX_BYTES))
+            info = probe_image_header(head[:HEADER_BYTES])
         except HeaderTruncated:
-            info = None
+            info = probe_image_header(head)
+    except HeaderTruncated:
+        info = None
     if info is None:
         raise ValidationFailed("The image header cannot be read; the file is corrupt.",
                                errors={"file": ["Not a readable image."]})
@@ -392,25 +468,28 @@ def _verify(storage: Storage, key: str, photo: Photo, size: int) -> None:
     if info.width_px * info.height_px > max_px:
         raise PayloadTooLarge(f"The image is {info.width_px} × {info.height_px} pixels; the limit is {max_px} pixels.",
                               errors={"file": [f"At most {max_px} pixels."]})
-    digest, _ = sha256_of(storage, key)
-    if digest != photo.sha256:
-        raise ValidationFailed("The uploaded file does not match the declared sha256; it was discarded.",
-                               errors={"sha256": ["Does not match the uploaded bytes."]})
 
 
-def _read_header(storage: Storage, key: str, n: int) -> bytes:
-    with storage.open(key, length=n) as fh:
-        return fh.read(n)
+def _lock_revisions() -> None:
+    """Take the sync revision counter's lock first, as a push does, so the two never wait on each other in a circle."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE"))
 
 
-def _mark_stored(photo: Photo, key: str) -> bool:
+def _mark_stored(photo: Photo, key: str, declared: _Declared | None = None) -> bool:
     """Mark the photo stored under ``key`` and commit; enqueue its analysis when this call did it.
 
-    The row is re-read under ``FOR UPDATE`` (PostgreSQL) so that of two concurrent completes only
-    one changes the state and enqueues the analysis.
+    Locks in the push's order: the revision counter, then the photo row (``FOR UPDATE`` on
+    PostgreSQL), so that of two concurrent completes only one changes the state and enqueues the
+    analysis, and a push editing the photo meanwhile cannot deadlock with it. Raises ``Conflict``
+    when the declaration (hash, size, type) changed since ``declared`` was read.
     """
+    _lock_revisions()
     locked = db.session.scalar(select(Photo).where(Photo.id == photo.id).with_for_update()
                                .execution_options(populate_existing=True))
+    if declared is not None and not declared.matches(locked):
+        db.session.rollback()
+        raise Conflict("The photo's declaration changed while its upload was checked: ask for an upload target again.")
     first = locked.upload_state not in STORED_STATES
     if first:
         locked.upload_state = "stored"

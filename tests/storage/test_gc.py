@@ -267,7 +267,7 @@ def test_stale_staging_objects_go_and_fresh_ones_stay(app, client, runner, as_in
     stale, fresh = declare(phone, insp, stale_data), declare(phone, insp, fresh_data)
     for pid, data in ((stale, stale_data), (fresh, fresh_data)):  # uploaded, never completed
         target = client.post(f"/api/v1/blobs/{pid}/upload", headers=as_inspector).get_json()
-        assert send(client, "PUT", target["url"], data)[0] == 200
+        assert send(client, "PUT", target["url"], data, target["headers"])[0] == 200
     age(app, staging_key(stale), OLD)
 
     purge_blobs(runner)

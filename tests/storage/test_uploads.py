@@ -80,13 +80,15 @@ def declare(data: bytes, *, content_type: str = "image/png", size: int | None = 
     return str(photo.id)
 
 
-def send(client, method: str, url: str, data: bytes | None = None) -> tuple[int, bytes]:
-    """PUT or GET ``url`` like a phone: the local backend's URLs go through the test client."""
+def send(client, method: str, url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    """PUT or GET ``url`` like a phone (with the headers the upload target names): the local backend's
+    URLs go through the test client."""
     parts = urlsplit(url)
     if parts.hostname in (None, "localhost"):
-        r = client.open(parts.path + (f"?{parts.query}" if parts.query else ""), method=method, data=data)
+        r = client.open(parts.path + (f"?{parts.query}" if parts.query else ""), method=method, data=data,
+                        headers=headers or {})
         return r.status_code, r.get_data()
-    r = requests.request(method, url, data=data, timeout=30)
+    r = requests.request(method, url, data=data, headers=headers or {}, timeout=30)
     return r.status_code, r.content
 
 
@@ -95,7 +97,7 @@ def upload(client, headers, photo_id: str, data: bytes):
     assert r.status_code == 200, r.get_json()
     target = r.get_json()
     assert target["method"] == "put"
-    assert send(client, "PUT", target["url"], data)[0] == 200
+    assert send(client, "PUT", target["url"], data, target["headers"])[0] == 200
     return client.post(f"/api/v1/blobs/{photo_id}/complete", headers=headers)
 
 
@@ -199,7 +201,7 @@ def test_truncated_put_is_refused_then_a_retry_completes(app, client, as_inspect
     data = png(body_bytes=50_000)
     photo_id = declare(data)
     target = client.post(f"/api/v1/blobs/{photo_id}/upload", headers=as_inspector).get_json()
-    send(client, "PUT", target["url"], data[: len(data) // 2])  # the body was cut short
+    send(client, "PUT", target["url"], data[: len(data) // 2], target["headers"])  # the body was cut short
     r = client.post(f"/api/v1/blobs/{photo_id}/complete", headers=as_inspector)
     assert r.status_code == 422 and r.get_json()["incomplete"] is True
     assert photo_row(photo_id).upload_state == "declared"
@@ -417,7 +419,7 @@ def test_two_uploads_of_the_same_bytes_leave_one_object(app, client, as_inspecto
     first, second = declare(data), declare(data, inspection="inspection:final:B")
     targets = [client.post(f"/api/v1/blobs/{pid}/upload", headers=as_inspector).get_json() for pid in (first, second)]
     for target in targets:  # both phones upload before either completes
-        assert send(client, "PUT", target["url"], data)[0] == 200
+        assert send(client, "PUT", target["url"], data, target["headers"])[0] == 200
     manager = login("manager@demo.lineside.test", "demo-manager")  # the factory's manager may complete too
     for pid in (first, second):
         assert client.post(f"/api/v1/blobs/{pid}/complete", headers=manager).status_code == 200
