@@ -33,6 +33,9 @@ ISSUE_SEVERITIES = ("low", "medium", "high", "critical")
 ISSUE_STATUSES = ("open", "in_progress", "resolved", "verified", "wont_fix")
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 ALERT_SEVERITIES = ("info", "warning", "high", "critical")
+CAPA_STEPS = ("containment", "root_cause", "corrective_action", "preventive_action", "verification",
+              "effectiveness_check")
+CAPA_STATUSES = ("open", "in_progress", "done")
 DOCUMENT_STATUSES = ("missing", "uploaded", "approved", "rejected", "not_applicable")
 
 
@@ -266,6 +269,9 @@ class Issue(IdMixin, TimestampMixin, db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    # Set when a brand editor closes an issue with a CAPA without a verified effectiveness check.
+    capa_waiver_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
     comments: Mapped[list[IssueComment]] = relationship(back_populates="issue", lazy="selectin",
                                                         order_by="IssueComment.created_at")
 
@@ -282,3 +288,30 @@ class IssueComment(IdMixin, TimestampMixin, db.Model):
     attachments: Mapped[list] = mapped_column(JSON, default=list)
 
     issue: Mapped[Issue] = relationship(back_populates="comments")
+
+
+class CapaStep(IdMixin, TimestampMixin, db.Model):
+    """One step of an issue's corrective and preventive action (8D style), with owner, due date and evidence.
+
+    Steps, in order: containment, root cause (with a 5-why), corrective action, preventive action,
+    verification, effectiveness check. The owner is a member of the issue's responsible organisation.
+    """
+
+    __tablename__ = "capa_steps"
+    __table_args__ = (UniqueConstraint("issue_id", "step"),)
+
+    issue_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("po_issues.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str] = mapped_column(Text, default="")
+    # root cause only: ["why 1", "why 2", ...] (at most five)
+    five_whys: Mapped[list] = mapped_column(JSON, default=list)
+    owner_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    due_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # effectiveness check only: the brand's verdict
+    effective: Mapped[bool | None] = mapped_column(Boolean)
+    verified_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # [{"storage_key", "filename", "content_type", "size_bytes", "sha256"}]
+    evidence: Mapped[list] = mapped_column(JSON, default=list)

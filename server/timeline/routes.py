@@ -11,9 +11,9 @@ from sqlalchemy import select
 from ..auth import require
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
-from . import release, service
+from . import capa, release, service
 from .models import MILESTONE_KINDS, GoldenSampleSubmission, Material, Milestone, Shipment
-from .schemas import (AlertQuerySchema, AlertSchema, ChooseGoldenSampleSchema, CommentFormSchema,
+from .schemas import (AlertQuerySchema, AlertSchema, CapaSchema, CapaStepSchema, EffectivenessSchema, ChooseGoldenSampleSchema, CommentFormSchema,
                       LineGoldenSampleSchema, DecisionSchema, DocumentSchema,
                       DocumentUpdateSchema, FromInspectionSchema, GateSchema, ReleaseSchema, ShipmentAuditSchema,
                       WaiverSchema, IssueCommentSchema, IssueQuerySchema, IssueSchema,
@@ -417,6 +417,83 @@ class IssueComments(MethodView):
         issue, po = service.issue_or_404(p, issue_id)
         files = [(f.stream, f.filename or "", f.mimetype or "") for f in request.files.getlist("files")]
         return service.add_comment(p, issue, po, form["body"], files)
+
+
+def _signed_redirect(attachment: dict):
+    from ..storage.backends import get_storage
+
+    ttl = current_app.config["STORAGE_PRESIGN_TTL_SECONDS"]
+    return redirect(get_storage().presign_get(attachment["storage_key"], expires_in=ttl,
+                                              content_type=attachment.get("content_type")))
+
+
+@blp.route("/issues/<uuid:issue_id>/comments/<uuid:comment_id>/attachments/<int:index>")
+class CommentAttachment(MethodView):
+    @blp.response(302)
+    def get(self, issue_id: uuid.UUID, comment_id: uuid.UUID, index: int):
+        """Download a comment's attachment (a redirect to a short-lived signed URL)"""
+        issue, _ = service.issue_or_404(require(), issue_id)
+        comment = next((c for c in issue.comments if c.id == comment_id), None)
+        files = comment.attachments if comment is not None else []
+        if not 0 <= index < len(files):
+            raise NotFound("No such attachment.")
+        return _signed_redirect(files[index])
+
+
+# -- CAPA ---------------------------------------------------------------------------------------
+
+@blp.route("/issues/<uuid:issue_id>/capa")
+class Capa(MethodView):
+    @blp.response(200, CapaSchema)
+    def get(self, issue_id: uuid.UUID):
+        """The issue's corrective and preventive action: six steps in order, and whether it may close"""
+        issue, po = service.issue_or_404(require(), issue_id)
+        return capa.capa_view(issue, po, service.today_utc())
+
+
+@blp.route("/issues/<uuid:issue_id>/capa/<string:step>")
+class CapaStepItem(MethodView):
+    @blp.arguments(CapaStepSchema)
+    @blp.response(200, CapaSchema)
+    def put(self, body, issue_id: uuid.UUID, step: str):
+        """Start or change a CAPA step: description, 5-why, owner (responsible organisation), due date, status"""
+        p = require()
+        issue, po = service.issue_or_404(p, issue_id)
+        capa.set_step(p, issue, po, step, body)
+        return capa.capa_view(issue, po, service.today_utc())
+
+
+@blp.route("/issues/<uuid:issue_id>/capa/effectiveness_check/verification")
+class CapaVerification(MethodView):
+    @blp.arguments(EffectivenessSchema)
+    @blp.response(200, CapaSchema)
+    def post(self, body, issue_id: uuid.UUID):
+        """The brand records whether the effectiveness check proved the action effective"""
+        p = require()
+        issue, po = service.issue_or_404(p, issue_id)
+        capa.verify_effectiveness(p, issue, po, body["effective"], body["note"])
+        return capa.capa_view(issue, po, service.today_utc())
+
+
+@blp.route("/issues/<uuid:issue_id>/capa/<string:step>/evidence")
+class CapaEvidence(MethodView):
+    @blp.response(201, CapaSchema)
+    def post(self, issue_id: uuid.UUID, step: str):
+        """Attach evidence to a CAPA step (multipart/form-data, any number of "files")"""
+        p = require()
+        issue, po = service.issue_or_404(p, issue_id)
+        files = [(f.stream, f.filename or "", f.mimetype or "") for f in request.files.getlist("files")]
+        capa.add_evidence(p, issue, po, step, files)
+        return capa.capa_view(issue, po, service.today_utc())
+
+
+@blp.route("/issues/<uuid:issue_id>/capa/<string:step>/evidence/<int:index>")
+class CapaEvidenceFile(MethodView):
+    @blp.response(302)
+    def get(self, issue_id: uuid.UUID, step: str, index: int):
+        """Download one evidence file (a redirect to a short-lived signed URL)"""
+        issue, _ = service.issue_or_404(require(), issue_id)
+        return _signed_redirect(capa.evidence_file(issue, step, index))
 
 
 # -- alerts -------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from ..catalog.schemas import PurchaseOrderSchema
 from .forecast import is_overdue
 from .gate import GATE_ITEMS
-from .models import (DISCREPANCY_CATEGORIES, DOCUMENT_STATUSES, ISSUE_SEVERITIES, ISSUE_STATUSES, ISSUE_TYPES,
+from .models import (CAPA_STATUSES, DISCREPANCY_CATEGORIES, DOCUMENT_STATUSES, ISSUE_SEVERITIES, ISSUE_STATUSES, ISSUE_TYPES,
                      MILESTONE_KINDS, SAMPLE_CHECKS)
 
 _text = validate.Length(max=5000)
@@ -320,6 +320,7 @@ class IssueSchema(_Record):
     resolved_at = fields.DateTime(dump_only=True, allow_none=True)
     verified_at = fields.DateTime(dump_only=True, allow_none=True)
     overdue = fields.Method("_overdue", dump_only=True)
+    capa_waiver_reason = fields.String(dump_only=True)
     comments = fields.List(fields.Nested(IssueCommentSchema), dump_only=True)
 
     def _overdue(self, issue) -> bool:
@@ -343,6 +344,8 @@ class IssueUpdateSchema(Schema):
     owner_user_id = fields.UUID(allow_none=True)
     due_date = _date(allow_none=True)
     expected_delay_days = fields.Integer(validate=validate.Range(min=0, max=365))
+    capa_waiver_reason = fields.String(validate=_text, metadata={
+        "description": "brand editors: close (verified) an issue whose CAPA is not proven effective"})
 
 
 class IssueQuerySchema(Schema):
@@ -514,3 +517,36 @@ class ShipmentAuditSchema(Schema):
     changes = fields.Dict()
     user_id = fields.UUID(allow_none=True)
     at = fields.DateTime()
+
+
+# -- CAPA ---------------------------------------------------------------------------------------
+
+class CapaStepSchema(Schema):
+    id = fields.UUID(dump_only=True)
+    step = fields.String(dump_only=True)
+    description = fields.String(validate=_text)
+    five_whys = fields.List(fields.String(validate=validate.Length(min=1, max=1000)), validate=validate.Length(max=5),
+                            metadata={"description": "root cause only: up to five answers to 'why?'"})
+    owner_user_id = fields.UUID(allow_none=True)
+    due_date = _date(allow_none=True)
+    status = fields.String(validate=validate.OneOf(CAPA_STATUSES))
+    completed_at = fields.DateTime(dump_only=True, allow_none=True)
+    effective = fields.Boolean(dump_only=True, allow_none=True)
+    verified_by_id = fields.UUID(dump_only=True, allow_none=True)
+    verified_at = fields.DateTime(dump_only=True, allow_none=True)
+    evidence = fields.List(fields.Nested(AttachmentSchema), dump_only=True)
+    overdue = fields.Boolean(dump_only=True)
+
+
+class CapaSchema(Schema):
+    issue_id = fields.UUID()
+    responsible_org_id = fields.UUID(allow_none=True)
+    steps = fields.List(fields.Nested(CapaStepSchema))
+    closable = fields.Boolean()
+    close_blocked_by = fields.String(allow_none=True)
+    capa_waiver_reason = fields.String()
+
+
+class EffectivenessSchema(Schema):
+    effective = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=_text)

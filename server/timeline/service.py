@@ -641,7 +641,7 @@ def visible_issues(p: Principal, po: PurchaseOrder):
     return q
 
 
-def _check_links(po: PurchaseOrder, data: dict[str, Any]) -> dict[str, list[str]]:
+def _check_links(po: PurchaseOrder, data: dict[str, Any], owner_org=None) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     line_ids = {line.id for line in po.lines}
     if data.get("batch_id"):
@@ -666,7 +666,8 @@ def _check_links(po: PurchaseOrder, data: dict[str, Any]) -> dict[str, list[str]
     if data.get("owner_org_id") and data["owner_org_id"] not in (po.brand_id, po.factory_id):
         errors["owner_org_id"] = ["The owner must be the PO's brand or factory."]
     if data.get("owner_user_id"):
-        orgs = [data["owner_org_id"]] if data.get("owner_org_id") else [po.brand_id, po.factory_id]
+        # The owner belongs to the responsible organisation: the one given, else the issue's, else the factory.
+        orgs = [data.get("owner_org_id") or owner_org or po.factory_id]
         member = db.session.scalar(select(Membership.id).where(Membership.user_id == data["owner_user_id"],
                                                                Membership.organisation_id.in_(orgs)))
         if member is None:
@@ -696,13 +697,26 @@ def update_issue(p: Principal, issue: Issue, po: PurchaseOrder, data: dict[str, 
     move the flow does not allow, ``Forbidden``, ``ValidationFailed``.
     """
     require_party(p, po)
-    errors = _check_links(po, {k: v for k, v in data.items() if k != "status"})
+    waiver = (data.pop("capa_waiver_reason", None) or "").strip()
+    errors = _check_links(po, {k: v for k, v in data.items() if k != "status"}, issue.owner_org_id)
+    if "owner_org_id" in data and "owner_user_id" not in data and issue.owner_user_id and \
+            _check_links(po, {"owner_org_id": data["owner_org_id"], "owner_user_id": issue.owner_user_id}):
+        errors["owner_org_id"] = ["The issue's owner is not a member of this organisation: change the owner too."]
     new = data.pop("status", None)
     if new is not None and new != issue.status:
         if new not in ISSUE_TRANSITIONS[issue.status]:
             raise Conflict(f"An issue cannot go from {issue.status} to {new}.")
         if new == "verified" and not is_brand_editor(p, po):
             raise Forbidden("Only the brand verifies a resolution.")
+        if new == "verified":
+            from .capa import close_blocker, close_with_waiver
+
+            blocker = close_blocker(issue)
+            if blocker and not waiver:
+                raise Conflict(f"{blocker} A brand editor may close it with capa_waiver_reason.",
+                               close_blocked_by=blocker)
+            if blocker:
+                close_with_waiver(p, issue, po, waiver)
         if new == "wont_fix" and not (data.get("wont_fix_reason") or "").strip():
             errors["wont_fix_reason"] = ["Say why the issue will not be fixed."]
     if errors:
@@ -832,6 +846,9 @@ def wanted_alerts(po: PurchaseOrder, today: date) -> tuple[fc.Forecast, list[fc.
                                    warn_days=FREIGHT_WARN_DAYS, shipment=s.reference)
         if s.booking_number and s.container_type:
             specs += fr.container_alerts(s.container_type, s.container_count or 0, check.fits, shipment=s.reference)
+    from .capa import overdue_step_alerts
+
+    specs += overdue_step_alerts(po, today)
     issues = db.session.scalars(select(Issue).where(Issue.purchase_order_id == po.id)).all()
     specs += fc.overdue_issue_alerts(today, [fc.IssueInput(str(i.id), i.title, i.due_date, i.status) for i in issues])
     return f, specs
