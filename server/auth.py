@@ -32,7 +32,8 @@ class Action(str, enum.Enum):
     #: See all of a factory's POs and inspections; schedule, report progress, ship, upload documents,
     #: create batches, write any inspection row of the factory.
     manage_factory = "manage_factory"
-    #: Run the inspections of a factory assigned to oneself (and see only those).
+    #: Be assigned a factory's inspections and run them (inspectors see only those; a manager may be
+    #: assigned too).
     inspect = "inspect"
     #: Manage the organisation's users.
     administer = "administer"
@@ -44,9 +45,15 @@ GRANTS: dict[Action, tuple[OrgKind | None, frozenset[Role]]] = {
     Action.read: (None, frozenset(Role)),
     Action.edit_brand: (OrgKind.brand, frozenset({Role.admin, Role.brand_reviewer})),
     Action.manage_factory: (OrgKind.factory, frozenset({Role.admin, Role.factory_manager})),
-    Action.inspect: (OrgKind.factory, frozenset({Role.inspector})),
+    Action.inspect: (OrgKind.factory, frozenset({Role.inspector, Role.factory_manager})),
     Action.administer: (None, frozenset({Role.admin})),
 }
+
+
+def roles_granting(action: Action) -> frozenset[Role]:
+    """The roles that allow ``action`` (in an organisation of the kind :data:`GRANTS` names), for
+    queries over memberships such as "who reviews for this brand"."""
+    return GRANTS[action][1]
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,9 +24,6 @@ class Role(str, enum.Enum):
     factory_manager = "factory_manager"
 
 
-#: Roles in a brand that change its setup data, checklists and decisions.
-BRAND_EDIT_ROLES = frozenset({Role.admin, Role.brand_reviewer})
-
 
 class Organisation(IdMixin, TimestampMixin, db.Model):
     __tablename__ = "organisations"

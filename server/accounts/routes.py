@@ -6,12 +6,12 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from ..auth import bearer_token, current_principal, require
+from ..auth import Action, bearer_token, current_principal, require
 from ..errors import NotFound
 from ..extensions import db
 from ..pagination import paginate_query
 from . import service
-from .models import Organisation, Role, User
+from .models import Organisation, User
 from .schemas import LoginResultSchema, LoginSchema, OrganisationSchema, UserCreateSchema, UserSchema
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Sign-in, users and organisations")
@@ -55,12 +55,12 @@ class Users(MethodView):
     @blp.paginate()
     def get(self, pagination_parameters):
         """Users of the organisations you administer"""
-        p = require(Role.admin)
+        p = require(action=Action.administer)
         q = select(User).order_by(User.email)
         if not p.is_platform_admin:
             from .models import Membership
 
-            org_ids = {m.organisation_id for m in p.user.memberships if m.role == Role.admin}
+            org_ids = p.orgs_where(Action.administer)
             q = q.where(User.id.in_(select(Membership.user_id).where(Membership.organisation_id.in_(org_ids))))
         return paginate_query(q, pagination_parameters)
 
@@ -68,12 +68,11 @@ class Users(MethodView):
     @blp.response(201, UserSchema)
     def post(self, body):
         """Create a user with memberships in organisations you administer"""
-        p = require(Role.admin)
-        admin_of = {m.organisation_id for m in p.user.memberships if m.role == Role.admin}
+        p = require(action=Action.administer)
         user = service.create_user(body["email"], body["password"], body["name"])
         for m in body["memberships"]:
             org = db.session.get(Organisation, m["organisation_id"])
-            if org is None or (not p.is_platform_admin and org.id not in admin_of):
+            if org is None or not p.may(Action.administer, org.id):
                 db.session.rollback()
                 raise NotFound("No such organisation.")
             service.add_membership(user, org, m["role"])

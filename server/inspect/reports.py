@@ -56,7 +56,7 @@ def create_share_link(p: Principal, insp: Inspection, expires_in_seconds: int) -
     The token is returned once and never stored. Raises ``Forbidden`` for anyone else.
     """
     po = db.session.get(PurchaseOrder, insp.purchase_order_id)
-    if not service.is_brand_editor(p, po.brand_id):
+    if not p.is_brand_editor(po.brand_id):
         raise Forbidden("Only the brand's admins and reviewers share reports.")
     token = secrets.token_urlsafe(32)
     link = ReportShareLink(id=uuid.uuid4(), inspection_id=insp.id, token_hash=hash_share_token(token),
@@ -71,7 +71,7 @@ def create_share_link(p: Principal, insp: Inspection, expires_in_seconds: int) -
 def list_share_links(p: Principal, insp: Inspection) -> list[ReportShareLink]:
     """The report's share links, newest first (the brand's admins and reviewers)."""
     po = db.session.get(PurchaseOrder, insp.purchase_order_id)
-    if not service.is_brand_editor(p, po.brand_id):
+    if not p.is_brand_editor(po.brand_id):
         raise Forbidden("Only the brand's admins and reviewers see share links.")
     return list(db.session.scalars(select(ReportShareLink).where(ReportShareLink.inspection_id == insp.id)
                                    .order_by(ReportShareLink.created_at.desc())))
@@ -80,7 +80,7 @@ def list_share_links(p: Principal, insp: Inspection) -> list[ReportShareLink]:
 def revoke_share_link(p: Principal, insp: Inspection, link_id: uuid.UUID) -> None:
     """Revoke a share link at once. Raises ``NotFound`` for a link of another inspection."""
     po = db.session.get(PurchaseOrder, insp.purchase_order_id)
-    if not service.is_brand_editor(p, po.brand_id):
+    if not p.is_brand_editor(po.brand_id):
         raise Forbidden("Only the brand's admins and reviewers revoke share links.")
     link = db.session.get(ReportShareLink, link_id)
     if link is None or link.inspection_id != insp.id:

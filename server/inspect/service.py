@@ -20,8 +20,8 @@ from typing import Any, Iterable
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..accounts.models import Membership, OrgKind, Organisation, Role, User
-from ..auth import Principal
+from ..accounts.models import Membership, OrgKind, Organisation, User
+from ..auth import Action, Principal, roles_granting
 from ..catalog.models import Batch, DimensionSpec, Product, PurchaseOrder
 from ..catalog.service import reference_golden_sample
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -32,7 +32,6 @@ from . import aql, defects, measure, verdict
 from .models import (DEFECT_CLASSES, ChecklistResponse, ChecklistTemplate, Defect, Inspection, Measurement, Photo,
                      ReviewDecision, SwitchingStateRecord)
 
-FACTORY_LEAD_ROLES = frozenset({Role.admin, Role.factory_manager})
 #: Statuses in which the inspector declares the whole sample inspected.
 COMPLETE_STATUSES = ("submitted", "signed_off")
 #: Inspector status transitions (phone or API). ``signed_off`` and ``cancelled`` are final.
@@ -140,20 +139,18 @@ def _text(value: Any, field: str, max_len: int = 5000) -> str:
 # -- scope --------------------------------------------------------------------------------
 
 def visible_inspections(p: Principal) -> Select:
-    """Inspections the principal may see: the brand's, the factory's (managers), or their own (inspectors)."""
+    """Inspections the principal may see: their brands', their managed factories', and those assigned
+    to them (in a factory where they only inspect, that is all they see)."""
     q = (select(Inspection).join(PurchaseOrder, Inspection.purchase_order_id == PurchaseOrder.id)
          .where(Inspection.deleted.is_(False)))
     if p.is_platform_admin:
         return q
-    conds = []
+    conds = [Inspection.inspector_id == p.id]
     if p.brand_ids:
         conds.append(PurchaseOrder.brand_id.in_(p.brand_ids))
-    if p.factory_ids:
-        if p.is_inspector_only:
-            conds.append(Inspection.inspector_id == p.id)
-        else:
-            conds.append(PurchaseOrder.factory_id.in_(p.factory_ids))
-    return q.where(or_(*conds)) if conds else q.where(False)
+    if p.managed_factory_ids:
+        conds.append(PurchaseOrder.factory_id.in_(p.managed_factory_ids))
+    return q.where(or_(*conds))
 
 
 def inspection_or_404(p: Principal, inspection_id: uuid.UUID) -> Inspection:
@@ -168,14 +165,8 @@ def _po(insp: Inspection) -> PurchaseOrder:
     return db.session.get(PurchaseOrder, insp.purchase_order_id)
 
 
-def is_brand_editor(p: Principal, brand_id: uuid.UUID) -> bool:
-    """Platform admins, and the brand's admins and reviewers."""
-    return p.is_brand_editor(brand_id)
-
-
 def _require_brand_editor(p: Principal, brand_id: uuid.UUID) -> None:
-    if not is_brand_editor(p, brand_id):
-        raise Forbidden("Only the brand's admins and reviewers may do this.")
+    p.check(Action.edit_brand, brand_id, "Only the brand's admins and reviewers may do this.")
 
 
 def _may_write_rows(p: Principal, insp: Inspection) -> bool:
@@ -183,7 +174,7 @@ def _may_write_rows(p: Principal, insp: Inspection) -> bool:
     if p.is_platform_admin or insp.inspector_id == p.id:
         return True
     po = _po(insp)
-    return po.factory_id in p.factory_ids and bool(p.factory_roles & FACTORY_LEAD_ROLES)
+    return p.may(Action.manage_factory, po.factory_id)
 
 
 def visible_templates(p: Principal) -> Select:
@@ -446,8 +437,7 @@ def switching_state_for(p: Principal, product_id: uuid.UUID, factory_id: uuid.UU
     product = db.session.get(Product, product_id)
     if product is None or product.deleted:
         raise NotFound("No such product.")
-    allowed = (p.is_platform_admin or product.brand_id in p.brand_ids
-               or (factory_id in p.factory_ids and not p.is_inspector_only))
+    allowed = p.sees_whole_po(product.brand_id, factory_id)
     if not allowed:
         raise NotFound("No such product.")
     rec = switching_record(product_id, factory_id)
@@ -463,7 +453,7 @@ def switching_state_for(p: Principal, product_id: uuid.UUID, factory_id: uuid.UU
 def _check_inspector(user_id: uuid.UUID, factory_id: uuid.UUID) -> None:
     ok = db.session.scalar(select(Membership.id).where(Membership.user_id == user_id,
                                                        Membership.organisation_id == factory_id,
-                                                       Membership.role.in_([Role.inspector, Role.factory_manager])))
+                                                       Membership.role.in_(roles_granting(Action.inspect))))
     if not ok:
         raise ValidationFailed(errors={"inspector_id": ["Not an inspector of the PO's factory."]})
 
@@ -1126,8 +1116,7 @@ def audit_events(p: Principal, insp: Inspection) -> list[AuditEvent]:
     Raises ``Forbidden`` for inspectors without a manager role.
     """
     po = _po(insp)
-    allowed = (p.is_platform_admin or po.brand_id in p.brand_ids
-               or (po.factory_id in p.factory_ids and bool(p.factory_roles & FACTORY_LEAD_ROLES)))
+    allowed = p.sees_whole_po(po.brand_id, po.factory_id)
     if not allowed:
         raise Forbidden("The audit trail is for the brand and the factory's managers.")
     return list(db.session.scalars(select(AuditEvent).where(AuditEvent.inspection_id == insp.id,

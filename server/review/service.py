@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 from flask import current_app
-from sqlalchemy import String, case, cast, event, or_, select
+from sqlalchemy import String, case, cast, event, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..accounts.models import Organisation, Role, User
-from ..auth import Principal
+from ..accounts.models import Organisation, User
+from ..auth import Action, Principal, roles_granting
 from ..catalog.models import Batch, ColourStandard, GoldenSample, POLine, Product, PurchaseOrder
 from ..catalog.service import reference_golden_sample, visible_batches
 from ..errors import Forbidden, NotFound, ValidationFailed
@@ -38,7 +38,6 @@ from .models import OPEN_SLOT, DriftAlert, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
-REVIEW_ROLES = (Role.brand_reviewer, Role.admin)
 DECISIONS = ("accept", "reject", "retake")
 DECISION_STATE = {"accept": "accepted", "reject": "rejected", "retake": "retake"}
 #: Queue states: ``pending`` is every flagged photo not yet decided.
@@ -51,18 +50,18 @@ _LEVEL_RANK = {drift_stats.LEVEL_WARNING: 1, drift_stats.LEVEL_ALARM: 2}
 # -- scope -------------------------------------------------------------------------------------
 
 def _require_reviewer(p: Principal) -> None:
-    """Raise ``Forbidden`` unless the principal reviews for a brand (or is a platform admin)."""
-    if p.is_platform_admin:
-        return
-    if not (p.brand_roles & set(REVIEW_ROLES)):
+    """Raise ``Forbidden`` unless the principal reviews for some brand (or is a platform admin);
+    :func:`_brand_scope` then limits each row to the brands they review for."""
+    if not (p.is_platform_admin or p.orgs_where(Action.edit_brand)):
         raise Forbidden("Only the brand's reviewers and admins may do this.")
 
 
 def _brand_scope(p: Principal, column):
-    """A where-clause limiting ``column`` (a brand id) to the principal's brands."""
+    """A where-clause limiting ``column`` (a brand id) to the brands the principal reviews for
+    (their admin or reviewer role there; being, say, an inspector of a brand is not enough)."""
     if p.is_platform_admin:
-        return True
-    return column.in_(p.brand_ids)
+        return true()
+    return column.in_(p.orgs_where(Action.edit_brand))
 
 
 def _photo_rows(p: Principal):
@@ -578,10 +577,9 @@ def get_batch(p: Principal, batch_id: uuid.UUID) -> Batch:
     batch = db.session.scalar(visible_batches(p).where(Batch.id == batch_id))
     if batch is None:
         raise NotFound("No such batch.")
-    if not p.is_platform_admin:
-        _, po, _ = _batch_context(batch)
-        if po.brand_id not in p.brand_ids:
-            raise NotFound("No such batch.")
+    _, po, _ = _batch_context(batch)
+    if not p.may(Action.edit_brand, po.brand_id):
+        raise NotFound("No such batch.")
     return batch
 
 
@@ -672,7 +670,7 @@ def brand_recipients(brand_id: uuid.UUID) -> list[str]:
     from ..accounts.models import Membership
 
     return sorted(set(db.session.scalars(select(User.email).join(Membership, Membership.user_id == User.id).where(
-        Membership.organisation_id == brand_id, Membership.role.in_(REVIEW_ROLES), User.is_active.is_(True))).all()))
+        Membership.organisation_id == brand_id, Membership.role.in_(roles_granting(Action.edit_brand)), User.is_active.is_(True))).all()))
 
 
 
@@ -710,7 +708,9 @@ def create_webhook(p: Principal, data: dict[str, Any]) -> WebhookEndpoint:
     import secrets
 
     _require_reviewer(p)
-    if not p.is_platform_admin and data["brand_id"] not in p.brand_ids:
+    if not p.may(Action.edit_brand, data["brand_id"]):
+        if data["brand_id"] in p.brand_ids:
+            raise Forbidden("Only the brand's reviewers and admins manage its webhooks.")
         raise NotFound("No such brand.")
     org = db.session.get(Organisation, data["brand_id"])
     if org is None or org.kind.value != "brand":

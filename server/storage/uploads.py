@@ -38,8 +38,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, or_, select, text
 
-from ..accounts.models import Role
-from ..auth import Principal
+from ..auth import Action, Principal
 from ..catalog.models import PurchaseOrder
 from ..errors import Conflict, Forbidden, LinesideError, NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
 from ..extensions import db
@@ -191,8 +190,8 @@ def visible_photos(p: Principal) -> Select:
     conds = [Inspection.inspector_id == p.id]
     if p.brand_ids:
         conds.append(PurchaseOrder.brand_id.in_(p.brand_ids))
-    if p.factory_ids and not p.is_inspector_only:
-        conds.append(PurchaseOrder.factory_id.in_(p.factory_ids))
+    if p.managed_factory_ids:
+        conds.append(PurchaseOrder.factory_id.in_(p.managed_factory_ids))
     return q.where(or_(*conds))
 
 
@@ -214,7 +213,7 @@ def _photo_for_upload(p: Principal, photo_id: uuid.UUID) -> tuple[Photo, Purchas
     po = db.session.get(PurchaseOrder, inspection.purchase_order_id)
     if p.is_platform_admin or inspection.inspector_id == p.id:
         return photo, po
-    if po.factory_id in p.factory_ids and ({Role.factory_manager, Role.admin} & p.factory_roles):
+    if p.may(Action.manage_factory, po.factory_id):
         return photo, po
     raise Forbidden("Only the inspector and the factory's managers upload this inspection's photos.")
 
