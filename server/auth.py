@@ -137,26 +137,6 @@ class Principal:
         if not self.may(action, org_id):
             raise Forbidden(message)
 
-    # -- deprecated: roles merged over every organisation; callers move to the per-organisation API.
-
-    @property
-    def roles(self) -> frozenset[Role]:
-        return frozenset().union(*(r for _, r in self.orgs.values()))
-
-    @property
-    def brand_roles(self) -> frozenset[Role]:
-        return frozenset().union(*(r for k, r in self.orgs.values() if k == OrgKind.brand))
-
-    @property
-    def factory_roles(self) -> frozenset[Role]:
-        return frozenset().union(*(r for k, r in self.orgs.values() if k == OrgKind.factory))
-
-    @property
-    def is_inspector_only(self) -> bool:
-        return (not self.is_platform_admin and not self.brand_ids
-                and Role.inspector in self.factory_roles
-                and not ({Role.factory_manager, Role.admin} & self.factory_roles))
-
     @classmethod
     def of(cls, user: User) -> Principal:
         """The principal of ``user``, with their roles grouped per organisation."""
@@ -186,10 +166,9 @@ def current_principal() -> Principal:
     return cached
 
 
-def require(*roles: Role | str, platform_admin: bool = False, action: Action | None = None) -> Principal:
+def require(*, platform_admin: bool = False, action: Action | None = None) -> Principal:
     """Authenticate. With ``action``, the user must be allowed it in at least one organisation (the
     service then checks the organisation the row belongs to); with ``platform_admin``, be one.
-    ``roles`` is deprecated (a role held anywhere): ask per organisation instead.
 
     Raises ``Unauthenticated`` (401) or ``Forbidden`` (403).
     """
@@ -199,8 +178,5 @@ def require(*roles: Role | str, platform_admin: bool = False, action: Action | N
     if platform_admin:
         raise Forbidden("Only a platform administrator may do this.")
     if action is not None and not p.orgs_where(action):
-        raise Forbidden("Your role may not do this.")
-    wanted = {Role(r) for r in roles}
-    if wanted and not (wanted & p.roles):
         raise Forbidden("Your role may not do this.")
     return p

@@ -70,14 +70,14 @@ def _scope(p: Principal) -> dict[str, Any]:
     po_conds = []
     if p.brand_ids:
         po_conds.append(PO.brand_id.in_(p.brand_ids))
-    if p.factory_ids and not p.is_inspector_only:
-        po_conds.append(PO.factory_id.in_(p.factory_ids))
+    if p.managed_factory_ids:
+        po_conds.append(PO.factory_id.in_(p.managed_factory_ids))
     po_ids = select(PO.id).where(or_(*po_conds)) if po_conds else None
     insp_conds = [IC.inspector_id == p.id]
     if po_ids is not None:
         insp_conds.append(IC.purchase_order_id.in_(po_ids))
     insp_ids = select(IC.id).where(or_(*insp_conds))
-    if p.is_inspector_only or po_ids is None:
+    if po_ids is None:
         po_ids = select(IC.purchase_order_id).where(IC.inspector_id == p.id)
     else:
         po_ids = select(PO.id).where(or_(PO.id.in_(po_ids), PO.id.in_(select(IC.purchase_order_id)
@@ -120,10 +120,15 @@ def scope_hash(p: Principal) -> str:
     rows (templates, products) a plain "since" would miss, so their sets of inspections and
     POs are part of it: a new assignment or a reassignment away both answer 410.
     """
+    all_roles = frozenset().union(*(p.roles_in(org) for org in p.orgs))
     parts = ["admin" if p.is_platform_admin else "",
              ",".join(sorted(map(str, p.brand_ids))), ",".join(sorted(map(str, p.factory_ids))),
-             ",".join(sorted(r.value for r in p.roles))]
-    if not p.is_platform_admin and not p.brand_ids:
+             ",".join(sorted(r.value for r in all_roles))]
+    if len(p.orgs) > 1:
+        # Which role in which organisation (left out for one organisation, so those hashes stay as they were).
+        parts.append(";".join(f"{org}:{','.join(sorted(r.value for r in p.roles_in(org)))}"
+                              for org in sorted(p.orgs, key=str)))
+    if not p.is_platform_admin and (not p.brand_ids or p.factory_ids - p.managed_factory_ids):
         IC = Inspection.__table__.c
         sc = _scope(p)
         parts.append(",".join(sorted(str(i) for i in db.session.scalars(select(IC.id).where(sc["inspection"])))))

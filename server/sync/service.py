@@ -43,8 +43,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
-from ..accounts.models import Role
-from ..auth import Principal
+from ..auth import Action, Principal
 from ..catalog.models import PurchaseOrder
 from ..errors import LinesideError, NotFound, PayloadTooLarge, ProtocolOutdated
 from ..extensions import db
@@ -58,7 +57,6 @@ from .models import AuditEvent, ConflictRecord, SyncCounter
 from .pull import _scope, serialise_change
 
 PROTOCOL_VERSION = 1
-REVIEW_ROLES = frozenset({Role.admin, Role.brand_reviewer})
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -300,16 +298,14 @@ class _Batch:
         if p.is_platform_admin or insp["inspector_id"] == p.id:
             return True
         brand, factory = self.pos.get(insp["purchase_order_id"], (None, None))
-        if brand in p.brand_ids:
-            return True
-        return factory in p.factory_ids and not p.is_inspector_only
+        return p.sees_whole_po(brand, factory)
 
     def _check_permission(self, ent: Entity, insp: dict, current: dict | None, fields: dict, creating: bool,
                           deleting: bool = False) -> None:
         p = self.p
-        is_inspector = insp["inspector_id"] == p.id and Role.inspector in p.factory_roles
-        brand, _ = self.pos.get(insp["purchase_order_id"], (None, None))
-        is_reviewer = brand in p.brand_ids and bool(p.brand_roles & REVIEW_ROLES)
+        brand, factory = self.pos.get(insp["purchase_order_id"], (None, None))
+        is_inspector = insp["inspector_id"] == p.id and p.may(Action.inspect, factory)
+        is_reviewer = p.may(Action.edit_brand, brand)
         if insp["status"] == "signed_off":
             # Frozen, except what arrives late by nature: photo metadata (uploads trail on bad
             # Wi-Fi; never a delete) and the reviewers' comments and decisions.
