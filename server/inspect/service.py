@@ -624,7 +624,7 @@ def recompute_verdict(insp: Inspection, rows: dict[str, list] | None = None) -> 
         if d.defect_class in counts:
             counts[d.defect_class] += d.count
     failed_items = 0
-    units_out: set = set()
+    failed_dimension_answers: list[tuple[Any, bool, None]] = []
     answered: set[str] = set()
     for r in responses:
         item = items.get(r.item_key)
@@ -640,14 +640,13 @@ def recompute_verdict(insp: Inspection, rows: dict[str, list] | None = None) -> 
                 counts[cls] += r.value
         elif r.passed is False:
             if item.get("dimension_spec_id"):
-                units_out.add(r.unit_index)
+                failed_dimension_answers.append((r.unit_index, False, None))
             else:
                 failed_items += 1
-    measured_specs = set()
-    for m in measurements:
-        measured_specs.add(str(m.dimension_spec_id))
-        if not m.in_tolerance:
-            units_out.add(m.unit_index)
+    measured_specs = {str(m.dimension_spec_id) for m in measurements}
+    units_out = verdict.units_out_of_tolerance(
+        [*failed_dimension_answers, *((m.unit_index, bool(m.in_tolerance), m.photo_id) for m in measurements)],
+        [(ph.id, ph.unit_index, ph.analysis_status) for ph in photos])
     for item in items.values():
         if item.get("dimension_spec_id") and item["dimension_spec_id"] in measured_specs:
             answered.add(item["key"])
@@ -664,7 +663,7 @@ def recompute_verdict(insp: Inspection, rows: dict[str, list] | None = None) -> 
             if rule.get(key) is not None and rule[key] not in plans:
                 rule[key] = None
     outcome = verdict.compute_verdict(plans, counts, failed_items=failed_items,
-                                      measurement_failures=len(units_out),
+                                      measurement_failures=units_out,
                                       answered_items=len(set(required) & answered), required_items=len(required),
                                       units_inspected=units_inspected, rule=rule)
     if insp.verdict != outcome["verdict"]:
@@ -992,9 +991,9 @@ def after_sync(inspection_ids: set, principal: Principal, *, written: dict[uuid.
 #: What the verdict reads of each row kind (light Core rows instead of ORM objects).
 _VERDICT_COLUMNS = {
     "response": (ChecklistResponse, ("item_key", "value", "passed", "unit_index")),
-    "measurement": (Measurement, ("dimension_spec_id", "in_tolerance", "unit_index")),
+    "measurement": (Measurement, ("dimension_spec_id", "in_tolerance", "unit_index", "photo_id")),
     "defect": (Defect, ("defect_class", "count", "unit_index")),
-    "photo": (Photo, ("item_key",)),
+    "photo": (Photo, ("item_key", "id", "unit_index", "analysis_status")),
 }
 _NO_ROWS: dict[str, list] = {name: [] for name in _VERDICT_COLUMNS}
 #: One verdict row of each kind, for rows the caller holds in memory.

@@ -13,7 +13,9 @@ Counting rule (``rule``), defaults in :data:`DEFAULT_RULE`:
 * each failed checklist item counts as ``failed_item_weight`` (1) defect of class
   ``failed_item_class`` (``"major"``);
 * each unit out of tolerance counts as ``measurement_failure_weight`` (1) defect of class
-  ``measurement_failure_class`` (``"major"``).
+  ``measurement_failure_class`` (``"major"``). A unit is out of tolerance when a manual
+  measurement of it failed, or a photo of it failed analysis (colour or size): see
+  :func:`units_out_of_tolerance`, which the server uses to count them.
 
 A class of ``None`` means "do not count". Only the keys given override the defaults.
 """
@@ -21,7 +23,7 @@ A class of ``None`` means "do not count". Only the keys given override the defau
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 DEFAULT_RULE: Mapping[str, Any] = MappingProxyType(
     {
@@ -67,6 +69,38 @@ def _merge_rule(rule: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in ("failed_item_weight", "measurement_failure_weight"):
         _count(merged[key], key)
     return merged
+
+
+#: The analysis status of a photo whose measurement (colour or size) is out of tolerance.
+PHOTO_FAILED = "fail"
+
+
+def units_out_of_tolerance(
+    manual: Iterable[tuple[Any, bool | None, Any]],
+    photos: Iterable[tuple[Any, int | None, str | None]] = (),
+) -> int:
+    """How many sample units are out of tolerance: the ``measurement_failures`` of :func:`compute_verdict`.
+
+    * ``manual``: ``(unit_index, in_tolerance, photo_id)`` per measurement (and per failed
+      dimension answer, with ``in_tolerance`` False and no photo); ``in_tolerance`` False fails.
+    * ``photos``: ``(photo_id, unit_index, analysis_status)`` per photo; status :data:`PHOTO_FAILED`
+      fails, exactly like a failed manual measurement (``unusable`` and anything else do not).
+
+    A unit counts once however many of its measurements failed. A photo names its unit by
+    ``unit_index``; a photo without one is a unit of its own, and so are the measurements taken
+    from it (their ``photo_id``), so one photo never counts twice.
+    """
+    photo_units: dict[Any, Any] = {}
+    failed_photos = []
+    for photo_id, unit_index, status in photos:
+        photo_units[photo_id] = ("unit", unit_index) if unit_index is not None else ("photo", photo_id)
+        if status == PHOTO_FAILED:
+            failed_photos.append(photo_units[photo_id])
+    out = set(failed_photos)
+    for unit_index, in_tolerance, photo_id in manual:
+        if in_tolerance is False:
+            out.add(photo_units.get(photo_id) or ("unit", unit_index))
+    return len(out)
 
 
 def compute_verdict(

@@ -12,7 +12,7 @@ from server.catalog.models import DimensionSpec, Product, PurchaseOrder
 from server.errors import Forbidden, ValidationFailed
 from server.extensions import db
 from server.inspect import service
-from server.inspect.models import ChecklistResponse, Defect, Inspection, SwitchingStateRecord
+from server.inspect.models import ChecklistResponse, Defect, Inspection, Measurement, Photo, SwitchingStateRecord
 
 
 @pytest.fixture
@@ -185,6 +185,50 @@ def test_submitted_inspection_counts_the_whole_sample_inspected(demo):
     assert outcome["verdict"] == "pass"
     # 1 chip + 1 unit out of tolerance count as major; 3 scratches as minor
     assert outcome["classes"]["major"]["found"] == 2 and outcome["classes"]["minor"]["found"] == 3
+
+
+def _photo(insp, status, unit_index=None):
+    return _add(Photo, insp, {"item_key": "unit_photo", "unit_index": unit_index, "sha256": uuid.uuid4().hex * 2,
+                              "size_bytes": 10, "content_type": "image/jpeg", "upload_state": "analysed",
+                              "analysis_status": status})
+
+
+def test_photos_failed_on_colour_count_like_failed_measurements(final_b, inspector):
+    for unit in range(10):
+        _photo(final_b, "fail", unit_index=unit)
+    _photo(final_b, "pass", unit_index=10)
+    _photo(final_b, "unusable", unit_index=11)
+    outcome = service.recompute_verdict(final_b)
+    assert outcome["classes"]["major"]["found"] == 10 and final_b.verdict == "fail"
+
+
+def test_failed_photos_follow_the_templates_measurement_rule(final_b, inspector):
+    final_b.template.verdict_rule = {"measurement_failure_class": "minor", "measurement_failure_weight": 2}
+    for unit in range(3):
+        _photo(final_b, "fail", unit_index=unit)
+    outcome = service.recompute_verdict(final_b)
+    assert outcome["classes"]["minor"]["found"] == 6 and outcome["classes"]["major"]["found"] == 0
+
+
+def test_a_unit_counts_once_with_a_failed_photo_and_a_failed_measurement(final_b, inspector, demo):
+    photo = _photo(final_b, "fail")  # no unit: a unit of its own, with the size measured from it
+    _photo(final_b, "fail", unit_index=4)
+    spec = demo("spec:length")
+    _add(Measurement, final_b, {"dimension_spec_id": spec, "unit_index": 0, "value_entered": 130.0,
+                                "unit_entered": "mm", "value_si": 130.0, "in_tolerance": False, "source": "photo",
+                                "photo_id": photo.id})
+    _add(Measurement, final_b, {"dimension_spec_id": spec, "unit_index": 4, "value_entered": 130.0,
+                                "unit_entered": "mm", "value_si": 130.0, "in_tolerance": False})
+    outcome = service.recompute_verdict(final_b)
+    assert outcome["classes"]["major"]["found"] == 2
+
+
+def test_after_sync_counts_failed_photos_too(final_b, inspector):
+    final_b.template.verdict_rule = {"measurement_failure_class": "critical"}
+    _photo(final_b, "fail", unit_index=0)
+    service.after_sync({final_b.id}, inspector)
+    assert final_b.verdict == "fail"
+    assert final_b.verdict_reasons == ["critical: 1 found, rejected at 1 (Ac 0, Re 1, n 125)"]
 
 
 # -- AQL and switching ---------------------------------------------------------------------------

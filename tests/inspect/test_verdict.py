@@ -3,7 +3,7 @@
 import pytest
 
 from server.inspect.aql import plan, plans_for_classes
-from server.inspect.verdict import DEFAULT_RULE, compute_verdict
+from server.inspect.verdict import DEFAULT_RULE, compute_verdict, units_out_of_tolerance
 
 
 @pytest.fixture
@@ -89,3 +89,17 @@ def test_bad_plans_raise():
         compute_verdict({})
     with pytest.raises(ValueError):
         compute_verdict({"major": {"sample_size": 8, "accept": 2, "reject": 2}})
+
+
+def test_units_out_of_tolerance_counts_failed_photos_like_failed_measurements():
+    photos = [(f"p{i}", i, "fail") for i in range(10)] + [("ok", 10, "pass"), ("blurred", 11, "unusable")]
+    assert units_out_of_tolerance([], photos) == 10
+    assert units_out_of_tolerance([(3, False, None), (3, False, None), (4, True, None)]) == 1
+
+
+def test_a_unit_or_a_photo_counts_once():
+    photos = [("a", None, "fail"), ("b", 5, "fail")]
+    manual = [(0, False, "a"),  # measured from photo a: the same unit as a
+              (5, False, None),  # unit 5 measured by hand too
+              (6, False, None)]
+    assert units_out_of_tolerance(manual, photos) == 3
