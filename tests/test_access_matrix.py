@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.snapshots import database_snapshot
 from tests.support.tenants import PASSWORD, demo_ids, make_other_tenant
 
 USERS = {
@@ -72,8 +73,12 @@ def test_reads_stay_inside_the_tenant(client, world, headers_for, who, method, p
 @pytest.mark.parametrize("who", list(USERS))
 @pytest.mark.parametrize("method,path,body", WRITES)
 def test_writes_need_the_brand_role_and_the_tenant(client, world, headers_for, who, method, path, body):
-    r = client.open(path.format(**world["own"]), method=method, json=body, headers=headers_for(who))
+    headers = headers_for(who)
+    before = database_snapshot()
+    r = client.open(path.format(**world["own"]), method=method, json=body, headers=headers)
     assert r.status_code in WRITE_OWN[who], r.get_json()
+    # A refused write created and changed nothing; an allowed one did change something.
+    assert (database_snapshot() == before) is (r.status_code >= 400)
 
 
 @pytest.mark.parametrize("who", ["reviewer", "inspector", "manager", "other_reviewer"])
