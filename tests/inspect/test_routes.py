@@ -194,8 +194,8 @@ def test_defect_library_serves_each_category(client, as_inspector):
 
 
 def test_defect_library_file_is_served_for_offline_caching(client):
-    r = client.get("/data/defect_library.json")
-    assert r.status_code == 200 and "damaged_carton" in r.get_data(as_text=True)
+    with client.get("/data/defect_library.json") as r:  # a file response holds the file open until closed
+        assert r.status_code == 200 and "damaged_carton" in r.get_data(as_text=True)
 
 
 def _push(client, headers, mutations):
