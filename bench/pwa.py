@@ -7,8 +7,10 @@ demo data), drives headless Chromium at phone size and prints:
   reverse proxy sends), against the 100 KB gzip budget;
 * the time from navigation start to an interactive inspection list (the list rendered from
   IndexedDB and the app marked ready), median of N runs, online (files from the service
-  worker cache, the network reachable) and offline (no network at all), against the 1 s
-  offline budget, and the offline/online ratio measured in the same run.
+  worker cache, the network reachable) and offline (no network at all), and the
+  offline/online ratio measured in the same run;
+* the same offline start with the CPU throttled 4× (CDP ``Emulation.setCPUThrottlingRate``,
+  a cheap Android phone), against the 500 ms budget.
 """
 from __future__ import annotations
 
@@ -28,8 +30,9 @@ os.environ.setdefault("ARGON2_MEMORY_KIB", "8192")
 os.environ.setdefault("ARGON2_TIME_COST", "1")
 os.environ.setdefault("LINESIDE_INSTANCE_PATH", tempfile.mkdtemp(prefix="lineside-bench-"))
 
-SHELL_BUDGET_GZIP_BYTES = 100 * 1024
-OFFLINE_START_BUDGET_MS = 1000.0
+SHELL_BUDGET_GZIP_BYTES = 80 * 1024
+OFFLINE_START_BUDGET_MS = 500.0  # with the CPU throttled CPU_SLOWDOWN times
+CPU_SLOWDOWN = 4
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
@@ -56,7 +59,9 @@ def time_to_list(page) -> float:
     """Milliseconds from navigation start to the rendered, ready inspection list."""
     page.reload()
     page.wait_for_selector("html[data-ready] [data-testid=inspection-list] li")
-    return page.evaluate("() => performance.now()")
+    # The app marks the moment it is ready (list rendered, handlers wired); reading the clock
+    # here instead would add the test driver's polling delay, four times slower when throttled.
+    return page.evaluate("() => performance.getEntriesByName('lineside-ready')[0]?.startTime ?? performance.now()")
 
 
 def main() -> int:
@@ -91,14 +96,20 @@ def main() -> int:
             online = [time_to_list(page) for _ in range(args.runs)]
             context.set_offline(True)
             offline = [time_to_list(page) for _ in range(args.runs)]
+            cdp = context.new_cdp_session(page)
+            cdp.send("Emulation.setCPUThrottlingRate", {"rate": CPU_SLOWDOWN})
+            time_to_list(page)
+            slow = [time_to_list(page) for _ in range(args.runs)]
+            cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
             browser.close()
-        on, off = statistics.median(online), statistics.median(offline)
+        on, off, sl = statistics.median(online), statistics.median(offline), statistics.median(slow)
         print(f"navigation to interactive inspection list, median of {args.runs}:")
         print(f"  online : {on:7.1f} ms  (runs: {', '.join(f'{x:.0f}' for x in online)})")
-        print(f"  offline: {off:7.1f} ms  (runs: {', '.join(f'{x:.0f}' for x in offline)})"
-              f"  budget {OFFLINE_START_BUDGET_MS:.0f} ms: {off / OFFLINE_START_BUDGET_MS:.0%} used")
+        print(f"  offline: {off:7.1f} ms  (runs: {', '.join(f'{x:.0f}' for x in offline)})")
+        print(f"  offline, CPU {CPU_SLOWDOWN}x slower: {sl:7.1f} ms  (runs: {', '.join(f'{x:.0f}' for x in slow)})"
+              f"  budget {OFFLINE_START_BUDGET_MS:.0f} ms: {sl / OFFLINE_START_BUDGET_MS:.0%} used")
         print(f"  offline/online ratio: {off / on:.2f}")
-        ok = gz <= SHELL_BUDGET_GZIP_BYTES and off <= OFFLINE_START_BUDGET_MS
+        ok = gz <= SHELL_BUDGET_GZIP_BYTES and sl <= OFFLINE_START_BUDGET_MS
         print("within budgets" if ok else "OVER BUDGET")
         return 0 if ok else 1
     finally:

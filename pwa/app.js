@@ -177,10 +177,11 @@ ctx.signedOut = async () => {
 };
 
 async function main() {
-  await setLang((await kvGet('lang')) ?? preferredLang());
-  ctx.session = (await kvGet('session')) ?? null;
-  await import('./components/sync-status/sync-status.js');
-  await import('./components/update-prompt/update-prompt.js');
+  const [lang, session] = await Promise.all([kvGet('lang'), kvGet('session'),
+    import('./components/sync-status/sync-status.js'), import('./components/update-prompt/update-prompt.js')]);
+  await setLang(lang ?? preferredLang());
+  document.getElementById('sync').refresh?.(); // it was drawn as its module arrived, maybe in English
+  ctx.session = session ?? null;
   window.addEventListener('hashchange', () => route());
   document.addEventListener('lang-change', async (e) => {
     await setLang(e.detail);
@@ -188,8 +189,8 @@ async function main() {
     document.getElementById('sync').refresh?.();
     route();
   });
-  await route();
-  await refreshCounts();
+  await Promise.all([route(), refreshCounts()]);
+  performance.mark?.('lineside-ready'); // the list is on screen and works (bench/pwa.py reads this)
   registerServiceWorker();
   askPersistence();
   checkStorage();

@@ -344,4 +344,8 @@ export default {
   'edit.saveChanges': 'Save changes',
   'edit.cancel': 'Cancel',
   'insp.photo': 'photo',
+  'list.today': 'Today',
+  'list.batch': 'Batch {code}',
+  'list.due': 'Ship by {date}',
+  'list.progress': '{done} of {total} required done',
 };

@@ -343,4 +343,8 @@ export default {
   'edit.saveChanges': '保存修改',
   'edit.cancel': '取消',
   'insp.photo': '照片',
+  'list.today': '今天',
+  'list.batch': '批次 {code}',
+  'list.due': '{date} 前出货',
+  'list.progress': '必填项已完成 {done}/{total}',
 };

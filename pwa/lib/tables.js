@@ -1,15 +1,17 @@
 // Reference data the app needs offline, kept in IndexedDB: the AQL tables and the defect
 // library. Fetched when the network is there (the service worker also precaches them).
 
-import { checkTables } from './aql.js';
 import { kvGet, kvSet } from './db.js';
+
+// aql.js is loaded only when the tables must be fetched and checked: not on the way to the list.
+const checkTables = async (data) => (await import('./aql.js')).checkTables(data);
 
 async function cached(key, url, check = (x) => x) {
   const have = await kvGet(key);
   if (have) return have;
   const resp = await fetch(url);
   if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
-  const data = check(await resp.json());
+  const data = await check(await resp.json());
   await kvSet(key, data);
   return data;
 }
