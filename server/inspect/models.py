@@ -81,6 +81,11 @@ class Inspection(SyncMixin, db.Model):
 
     template: Mapped[ChecklistTemplate] = relationship(lazy="joined")
 
+    @property
+    def final_verdict(self) -> str | None:
+        """The verdict that stands: the brand's override when there is one, else the computed verdict."""
+        return (self.verdict_override or {}).get("verdict") or self.verdict
+
 
 class ChecklistResponse(SyncMixin, db.Model):
     """The answer to one checklist item (for one sampled unit when the item is per unit)."""

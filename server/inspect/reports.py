@@ -179,111 +179,164 @@ def _answer_text(item: dict, value: Any) -> str:
     return str(value)
 
 
-def report_context(insp: Inspection, photo_url: Callable[[Photo], str | None]) -> dict[str, Any]:
-    """Everything the report shows, as plain values. ``photo_url(photo)`` gives an image URL or None."""
-    outcome = service.recompute_verdict(insp)
-    plans = service.plans_for(insp) or {}
-    po = db.session.get(PurchaseOrder, insp.purchase_order_id)
-    product = db.session.get(Product, insp.product_id)
-    batch = db.session.get(Batch, insp.batch_id) if insp.batch_id else None
-    brand = db.session.get(Organisation, po.brand_id)
-    factory = db.session.get(Organisation, po.factory_id)
-    template = insp.template
-    responses = service._live(ChecklistResponse, insp.id)
-    measurements = service._live(Measurement, insp.id)
-    found = service._live(Defect, insp.id)
-    photos = service._live(Photo, insp.id)
+def _defect_labels(category: str | None) -> dict[str, str]:
+    """Defect code -> label, the product's own category winning over the others (a code may be in several)."""
+    labels = {e["code"]: e["label"] for e in defect_library.entries(None)}
+    try:
+        labels.update({e["code"]: e["label"] for e in defect_library.entries(category)} if category else {})
+    except ValueError:  # a category the library does not know: the general labels stand
+        pass
+    return labels
 
-    def photo_view(ph: Photo) -> dict[str, Any]:
-        url = photo_url(ph) if ph.storage_key and ph.upload_state in ("stored", "analysed") else None
-        return {"url": url, "taken_at": ph.taken_at, "id": str(ph.id)}
 
-    sections = []
+def _item_state(item: dict, answers: list, photos: list[Photo], measured: list[Measurement]) -> str:
+    """How a checklist item came out: ``fail``, ``pass``, ``info`` (answered, nothing to judge) or ``missing``.
+
+    An item is answered by its responses, or, like the verdict counts it, by the measurements of
+    its dimension or by the photos taken for it.
+    """
+    if answers:
+        if any(a.passed is False for a in answers):
+            return "fail"
+        return "info" if all(a.passed is None for a in answers) else "pass"
+    if measured:
+        return "fail" if any(m.in_tolerance is False for m in measured) else "pass"
+    if photos:
+        statuses = {ph.analysis_status for ph in photos}
+        if "fail" in statuses:
+            return "fail"
+        return "pass" if statuses == {"pass"} else "info"
+    return "missing" if item.get("required") else "info"
+
+
+def _checklist_sections(template, responses: list, measurements: list, photos: list[Photo],
+                        photo_view: Callable[[Photo], dict]) -> list[dict[str, Any]]:
     by_key: dict[str, list] = {}
     for r in responses:
         by_key.setdefault(r.item_key, []).append(r)
+    sections = []
     for s in template.sections or []:
         rows = []
         for item in s.get("items", []):
             answers = sorted(by_key.get(item["key"], []), key=lambda r: (r.unit_index is None, r.unit_index or 0))
-            if any(a.passed is False for a in answers):
-                state = "fail"
-            elif answers and all(a.passed is None for a in answers):
-                state = "info"
-            elif answers:
-                state = "pass"
-            else:
-                state = "missing" if item.get("required") else "info"
+            item_photos = [ph for ph in photos if ph.item_key == item["key"]]
+            spec_id = item.get("dimension_spec_id")
+            measured = sorted((m for m in measurements if spec_id and str(m.dimension_spec_id) == str(spec_id)),
+                              key=lambda m: m.unit_index)
+            shown = [{"unit": a.unit_index, "text": _answer_text(item, a.value), "note": a.note, "passed": a.passed}
+                     for a in answers]
+            if not answers:
+                shown = [{"unit": m.unit_index, "text": f"{_fmt(m.value_si)} mm", "note": "", "passed": m.in_tolerance}
+                         for m in measured]
             rows.append({"label": item["label"], "kind": item["kind"], "required": item.get("required", False),
-                         "answers": [{"unit": a.unit_index, "text": _answer_text(item, a.value), "note": a.note,
-                                      "passed": a.passed} for a in answers],
-                         "state": state,
-                         "photos": [photo_view(ph) for ph in photos if ph.item_key == item["key"]]})
+                         "answers": shown, "state": _item_state(item, answers, item_photos, measured),
+                         "photos": [photo_view(ph) for ph in item_photos]})
         sections.append({"title": s.get("title", s["key"]), "items": rows})
+    return sections
 
-    specs = [sp for sp in product.dimension_specs if not sp.deleted]
+
+def _measurement_rows(specs: list, measurements: list[Measurement]) -> list[dict[str, Any]]:
     table: dict[int, dict[str, Measurement]] = {}
     for m in measurements:
         table.setdefault(m.unit_index, {})[str(m.dimension_spec_id)] = m
+
     def cell(m: Measurement | None) -> dict[str, Any] | None:
         if m is None:
             return None
         return {"value": _fmt(m.value_si), "entered": f"{m.value_entered:g} {m.unit_entered}", "ok": m.in_tolerance,
                 "photo": m.source == "photo"}
 
-    measurement_rows = [{"unit": unit, "cells": [cell(cells.get(str(sp.id))) for sp in specs]}
-                        for unit, cells in sorted(table.items())]
-    summary = service.measurement_summary(insp)
+    return [{"unit": unit, "cells": [cell(cells.get(str(sp.id))) for sp in specs]}
+            for unit, cells in sorted(table.items())]
 
-    library = {e["code"]: e["label"] for e in defect_library.entries(None)}
-    defect_rows = [{"code": d.code, "label": library.get(d.code, d.code.replace("_", " ")), "cls": d.defect_class,
-                    "count": d.count, "unit": d.unit_index, "note": d.note,
-                    "photos": [photo_view(ph) for ph in photos if ph.defect_id == d.id]}
-                   for d in sorted(found, key=lambda d: (("critical", "major", "minor").index(d.defect_class)
-                                                         if d.defect_class in ("critical", "major", "minor") else 3,
-                                                         d.code))]
 
-    golden = db.session.get(GoldenSample, insp.golden_sample_id) if insp.golden_sample_id else None
-    golden_rows = []
-    if golden:
-        ref_dims = (golden.measured or {}).get("dimensions") or {}
-        for s in summary:
-            ref = ref_dims.get(s["name"])
-            golden_rows.append({"name": s["name"], "reference": _fmt(ref), "measured": _fmt(s["mean"]),
-                                "difference": _fmt(None if ref is None or s["mean"] is None else s["mean"] - ref),
-                                "unit": "mm"})
-        ref_lab = (golden.measured or {}).get("lab")
+_CLASS_ORDER = ("critical", "major", "minor")
+
+
+def _defect_rows(found: list[Defect], photos: list[Photo], category: str | None,
+                 photo_view: Callable[[Photo], dict]) -> list[dict[str, Any]]:
+    labels = _defect_labels(category)
+    ordered = sorted(found, key=lambda d: (_CLASS_ORDER.index(d.defect_class) if d.defect_class in _CLASS_ORDER
+                                           else len(_CLASS_ORDER), d.code))
+    return [{"code": d.code, "label": labels.get(d.code, d.code.replace("_", " ")), "cls": d.defect_class,
+             "count": d.count, "unit": d.unit_index, "note": d.note,
+             "photos": [photo_view(ph) for ph in photos if ph.defect_id == d.id]} for d in ordered]
+
+
+def _golden_rows(golden: GoldenSample | None, summary: list[dict], photos: list[Photo]) -> list[dict[str, Any]]:
+    """The golden sample's reference next to what was measured, each row naming its statistic:
+    dimensions by the mean of the manual and photo measurements, colour by the median CIELAB of
+    the analysed photos (per channel, as the photo analysis itself summarises a unit)."""
+    if golden is None:
+        return []
+    rows = []
+    ref_dims = (golden.measured or {}).get("dimensions") or {}
+    for s in summary:
+        ref = ref_dims.get(s["name"])
+        rows.append({"name": s["name"], "reference": _fmt(ref), "measured": _fmt(s["mean"]),
+                     "statistic": f"mean of {s['count']}" if s["count"] else "",
+                     "difference": _fmt(None if ref is None or s["mean"] is None else s["mean"] - ref), "unit": "mm"})
+    ref_lab = (golden.measured or {}).get("lab")
+    if ref_lab:
         labs = [ph.analysis["lab"] for ph in photos
                 if isinstance(ph.analysis, dict) and isinstance(ph.analysis.get("lab"), list)
                 and len(ph.analysis["lab"]) == 3]
-        if ref_lab:
-            measured_lab = [statistics.median(c) for c in zip(*labs)] if labs else None
-            delta = None
-            if measured_lab:
-                from .color import delta_e_cie2000
+        measured_lab = [statistics.median(c) for c in zip(*labs, strict=True)] if labs else None
+        delta = None
+        if measured_lab:
+            from .color import delta_e_cie2000
 
-                delta = float(delta_e_cie2000(ref_lab, measured_lab))
-            golden_rows.append({"name": "colour (CIELAB D65)", "reference": " / ".join(f"{v:.1f}" for v in ref_lab),
-                                "measured": " / ".join(f"{v:.1f}" for v in measured_lab) if measured_lab else "–",
-                                "difference": f"ΔE00 {delta:.2f}" if delta is not None else "–", "unit": ""})
+            delta = float(delta_e_cie2000(ref_lab, measured_lab))
+        rows.append({"name": "colour (CIELAB D65)", "reference": " / ".join(f"{v:.1f}" for v in ref_lab),
+                     "measured": " / ".join(f"{v:.1f}" for v in measured_lab) if measured_lab else "–",
+                     "statistic": f"median of {len(labs)} photo{'s' if len(labs) != 1 else ''}" if labs else "",
+                     "difference": f"ΔE00 {delta:.2f}" if delta is not None else "–", "unit": ""})
+    return rows
 
+
+def _plan_rows(plans: dict, outcome: dict) -> list[dict[str, Any]]:
+    return [{"cls": cls, "aql": pl.aql, "letter": pl.code_letter, "n": pl.sample_size, "ac": pl.accept,
+             "re": pl.reject, "found": outcome["classes"].get(cls, {}).get("found", 0),
+             "status": outcome["classes"].get(cls, {}).get("status", "pending").replace("_", " ")}
+            for cls, pl in plans.items()]
+
+
+def report_context(insp: Inspection, photo_url: Callable[[Photo], str | None]) -> dict[str, Any]:
+    """Everything the report shows, as plain values. ``photo_url(photo)`` gives an image URL or None."""
+    outcome = service.recompute_verdict(insp)
+    plans = service.plans_for(insp) or {}
+    po = db.session.get(PurchaseOrder, insp.purchase_order_id)
+    product = db.session.get(Product, insp.product_id)
+    template = insp.template
+    responses = service._live(ChecklistResponse, insp.id)
+    measurements = service._live(Measurement, insp.id)
+    photos = service._live(Photo, insp.id)
+
+    def photo_view(ph: Photo) -> dict[str, Any]:
+        url = photo_url(ph) if ph.storage_key and ph.upload_state in ("stored", "analysed") else None
+        return {"url": url, "taken_at": ph.taken_at, "id": str(ph.id)}
+
+    specs = [sp for sp in product.dimension_specs if not sp.deleted]
+    summary = service.measurement_summary(insp)
+    golden = db.session.get(GoldenSample, insp.golden_sample_id) if insp.golden_sample_id else None
     override = insp.verdict_override or None
     return {
-        "inspection": insp, "po": po, "product": product, "batch": batch, "brand": brand, "factory": factory,
+        "inspection": insp, "po": po, "product": product,
+        "batch": db.session.get(Batch, insp.batch_id) if insp.batch_id else None,
+        "brand": db.session.get(Organisation, po.brand_id), "factory": db.session.get(Organisation, po.factory_id),
         "template": template, "inspector_name": service.user_name(insp.inspector_id) or "Not assigned",
-        "final_verdict": (override or {}).get("verdict") or insp.verdict, "computed_verdict": insp.verdict,
+        "final_verdict": insp.final_verdict, "computed_verdict": insp.verdict,
         "reasons": outcome["reasons"], "override": override,
-        "plans": [{"cls": cls, "aql": pl.aql, "letter": pl.code_letter, "n": pl.sample_size, "ac": pl.accept,
-                   "re": pl.reject, "found": outcome["classes"].get(cls, {}).get("found", 0),
-                   "status": outcome["classes"].get(cls, {}).get("status", "pending").replace("_", " ")}
-                  for cls, pl in plans.items()],
+        "plans": _plan_rows(plans, outcome),
         "lot_letter": next(iter(plans.values())).lot_code_letter if plans else None,
-        "sections": sections, "specs": [{"name": sp.name, "nominal": _fmt(sp.nominal_mm),
-                                         "tolerance": _fmt(sp.tolerance_mm)} for sp in specs],
-        "measurement_rows": measurement_rows,
+        "sections": _checklist_sections(template, responses, measurements, photos, photo_view),
+        "specs": [{"name": sp.name, "nominal": _fmt(sp.nominal_mm), "tolerance": _fmt(sp.tolerance_mm)}
+                  for sp in specs],
+        "measurement_rows": _measurement_rows(specs, measurements),
         "summary": [{**s, "mean": _fmt(s["mean"]), "min": _fmt(s["min"]), "max": _fmt(s["max"]),
                      "stdev": _fmt(s["stdev"], 3)} for s in summary],
-        "defects": defect_rows, "golden": golden, "golden_rows": golden_rows, "generated_at": utcnow(),
+        "defects": _defect_rows(service._live(Defect, insp.id), photos, product.category, photo_view),
+        "golden": golden, "golden_rows": _golden_rows(golden, summary, photos), "generated_at": utcnow(),
     }
 
 
@@ -327,7 +380,7 @@ def measurements_csv(insp: Inspection) -> str:
 
 def defects_csv(insp: Inspection) -> str:
     """Every live defect: code, label, class, count, unit, note, photo ids."""
-    library = {e["code"]: e["label"] for e in defect_library.entries(None)}
+    library = _defect_labels(db.session.get(Product, insp.product_id).category)
     photos = service._live(Photo, insp.id)
     rows = [[d.code, library.get(d.code, ""), d.defect_class, d.count, d.unit_index, d.note,
              " ".join(str(ph.id) for ph in photos if ph.defect_id == d.id),

@@ -50,10 +50,6 @@ def _shipment_lines(shipment: Shipment, po: PurchaseOrder) -> list:
     return [line for line in lines if str(line.id) in packed] or lines
 
 
-def _effective_verdict(insp: Inspection) -> str:
-    return (insp.verdict_override or {}).get("verdict") or insp.verdict
-
-
 def _lot_states(po: PurchaseOrder, lines: list) -> list[gt.LotState]:
     finals = db.session.scalars(select(Inspection).where(
         Inspection.purchase_order_id == po.id, Inspection.kind == "final", Inspection.deleted.is_(False),
@@ -72,11 +68,11 @@ def _lot_states(po: PurchaseOrder, lines: list) -> list[gt.LotState]:
             for b in batches:
                 insp = latest(lambda i, b=b: i.batch_id == b.id)
                 out.append(gt.LotState(f"batch:{b.id}", f"Lot {b.code} ({line.product.sku})",
-                                       _effective_verdict(insp) if insp else None, str(insp.id) if insp else None))
+                                       insp.final_verdict if insp else None, str(insp.id) if insp else None))
         else:
             insp = latest(lambda i, line=line: i.batch_id is None and i.product_id == line.product_id)
             out.append(gt.LotState(f"line:{line.id}", f"{line.product.sku} (whole line)",
-                                   _effective_verdict(insp) if insp else None, str(insp.id) if insp else None))
+                                   insp.final_verdict if insp else None, str(insp.id) if insp else None))
     return out
 
 

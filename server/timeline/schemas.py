@@ -417,7 +417,9 @@ class TimelineInspectionSchema(Schema):
     id = fields.UUID()
     kind = fields.String()
     status = fields.String()
-    verdict = fields.String()
+    verdict = fields.String(attribute="final_verdict", metadata={
+        "description": "the verdict that stands: the brand's override, else the computed one"})
+    computed_verdict = fields.String(attribute="verdict")
     batch_id = fields.UUID(allow_none=True)
     scheduled_for = fields.DateTime(allow_none=True)
     signed_off_at = fields.DateTime(allow_none=True)

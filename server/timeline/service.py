@@ -1002,7 +1002,7 @@ def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> d
             ms.append(_milestone("inline_inspection", str(i.id), "Inline inspection",
                                  i.scheduled_for.date() if i.scheduled_for else None, None,
                                  i.signed_off_at.date() if i.signed_off_at else None, today,
-                                 inspection_id=str(i.id), verdict=i.verdict, inspection_status=i.status))
+                                 inspection_id=str(i.id), verdict=i.final_verdict, inspection_status=i.status))
     complete_actual = actual("production_complete", f.completion_date if f.remaining_units == 0 and
                              f.produced_units > 0 else None)
     ms.append(_milestone("production_complete", "", "Production complete",
@@ -1014,7 +1014,7 @@ def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> d
                              (i.scheduled_for.date() if i and i.scheduled_for else None) or planned("final_inspection"),
                              f.final_inspection_date,
                              (i.signed_off_at.date() if i and i.signed_off_at else None) or actual("final_inspection"),
-                             today, inspection_id=str(i.id) if i else None, verdict=i.verdict if i else None))
+                             today, inspection_id=str(i.id) if i else None, verdict=i.final_verdict if i else None))
     ms.append(_milestone("packing_list_complete", "", "Packing list complete", planned("packing_list_complete"), None,
                          actual("packing_list_complete", ship.packing_list_completed_on if ship else None), today))
     ms.append(_milestone("export_documents_ready", "", "Export documents ready", planned("export_documents_ready"),

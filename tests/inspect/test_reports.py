@@ -40,8 +40,8 @@ def test_report_page_runs_under_a_strict_csp_with_no_scripts(client, as_reviewer
     assert "<script" not in html and "style=" not in html and "<style" not in html
     assert r.headers["Content-Security-Policy"].startswith("default-src 'none'")
     assert "'unsafe-inline'" not in r.headers["Content-Security-Policy"]
-    css = client.get(re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1))
-    assert css.status_code == 200 and "@page { size: A4" in css.get_data(as_text=True)
+    with client.get(re.search(r'<link rel="stylesheet" href="([^"]+)"', html).group(1)) as css:
+        assert css.status_code == 200 and "@page { size: A4" in css.get_data(as_text=True)
 
 
 def test_report_escapes_what_users_typed(client, as_reviewer, report_url, demo):
@@ -134,3 +134,51 @@ def test_csv_cells_cannot_start_a_formula(client, as_reviewer, demo):
     r = client.get(f"{API}/inspections/{demo('inspection:inline:A')}/defects.csv", headers=as_reviewer)
     notes = [row["note"] for row in csv.DictReader(io.StringIO(r.get_data(as_text=True)))]
     assert sorted(notes) == sorted(["'=HYPERLINK(\"http://evil\",\"x\")", "'@SUM(A1)"])
+
+
+def _row(html: str, label: str) -> str:
+    return re.search(r'<tr class="item-[a-z]+">\s*<th scope="row">' + re.escape(label) + r'.*?</tr>', html, re.S).group(0)
+
+
+def test_items_answered_by_measurements_or_photos_are_not_reported_unanswered(client, as_reviewer, report_url):
+    html = client.get(report_url, headers=as_reviewer).get_data(as_text=True)
+    length = _row(html, "Length")  # measured per unit in the demo, no checklist answer
+    assert "not answered" not in length and 'class="item-' in length
+    assert "120.20 mm" in length or "#0:" in length
+    unit_photo = _row(html, "Photo of a unit on the inspection card")  # one photo, not analysed yet
+    assert "not answered" not in unit_photo
+
+
+def test_a_failed_photo_or_measurement_marks_its_item_failed(client, as_reviewer, report_url, demo):
+    photo = db.session.get(Photo, demo("photo:A:unit"))
+    photo.analysis_status, photo.upload_state = "fail", "analysed"
+    db.session.commit()
+    html = client.get(report_url, headers=as_reviewer).get_data(as_text=True)
+    assert _row(html, "Photo of a unit on the inspection card").startswith('<tr class="item-fail">')
+    assert _row(html, "Length").startswith('<tr class="item-fail">')  # unit 3 is 121.40, 120 ± 1
+
+
+def test_golden_sample_colour_names_its_statistic_a_median(client, as_reviewer, report_url, demo):
+    for i, lab in enumerate([[50.0, 1.0, 1.0], [52.0, 3.0, 3.0], [60.0, 5.0, 9.0]]):
+        db.session.add(Photo(inspection_id=demo("inspection:inline:A"), item_key="unit_photo", unit_index=10 + i,
+                             sha256=f"{i}" * 64, size_bytes=1, content_type="image/jpeg", upload_state="analysed",
+                             analysis_status="pass", analysis={"lab": lab}))
+    db.session.commit()
+    html = client.get(report_url, headers=as_reviewer).get_data(as_text=True)
+    colour = re.search(r'<th scope="row">colour \(CIELAB D65\)</th>.*?</tr>', html, re.S).group(0)
+    assert "52.0 / 3.0 / 3.0" in colour and "median of 3 photos" in colour
+    assert "Measured (mean)" not in html
+    length = re.search(r'<table class="golden-table">.*?<th scope="row">length</th>(.*?)</tr>', html, re.S).group(1)
+    assert "mean of" in length
+
+
+def test_a_defect_is_labelled_from_the_products_category(client, as_reviewer, report_url, demo):
+    insp_id = demo("inspection:inline:A")
+    db.session.add(Defect(inspection_id=insp_id, code="stain", defect_class="minor", count=1, unit_index=5))
+    db.session.commit()
+    html = client.get(report_url, headers=as_reviewer).get_data(as_text=True)
+    assert '<th scope="row">Stain or soiling</th>' in html  # the tray is hard goods
+    assert "on packaging" not in html
+    rows = list(csv.reader(io.StringIO(client.get(f"{API}/inspections/{insp_id}/defects.csv",
+                                                  headers=as_reviewer).get_data(as_text=True))))
+    assert ["stain", "Stain or soiling"] == [r for r in rows if r[0] == "stain"][0][:2]
