@@ -348,4 +348,6 @@ export default {
   'list.batch': 'Batch {code}',
   'list.due': 'Ship by {date}',
   'list.progress': '{done} of {total} required done',
+  'insp.retakeReason': 'Why the photo was flagged: {reasons}',
+  'insp.retakeNoComment': 'The reviewer gave no comment.',
 };

@@ -25,6 +25,13 @@ export function t(key, params = {}) {
   return s.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 
+/** A reason code (flag, verdict, alert level) in words; an unknown code with spaces for underscores. */
+export function reasonText(code) {
+  const key = `reason.${code}`;
+  const s = t(key);
+  return s === key ? String(code).replace(/_/g, ' ') : s;
+}
+
 /** The browser's preferred language among ours. */
 export function preferredLang() {
   for (const l of navigator.languages ?? [navigator.language]) {

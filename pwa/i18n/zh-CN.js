@@ -347,4 +347,6 @@ export default {
   'list.batch': '批次 {code}',
   'list.due': '{date} 前出货',
   'list.progress': '必填项已完成 {done}/{total}',
+  'insp.retakeReason': '照片被标记的原因：{reasons}',
+  'insp.retakeNoComment': '审核员没有留下评论。',
 };

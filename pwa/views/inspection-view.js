@@ -9,7 +9,7 @@ import { html, render } from '../lib/html.js';
 import { inTolerance, toBase, unitInfo, UNITS } from '../lib/measure.js';
 import { deletePhoto, deleteRecord, newId, saveRecord, undoDelete } from '../lib/store.js';
 import { computeVerdict } from '../lib/verdict.js';
-import { t } from '../i18n/index.js';
+import { reasonText, t } from '../i18n/index.js';
 import { showSignOff, signatureSvg } from './sign-off.js';
 
 const CLASSES = ['critical', 'major', 'minor'];
@@ -383,7 +383,8 @@ class InspectionScreen {
         const photo = this.by.photo.find((p) => p.id === d.fields.photo_id);
         return html`<li data-testid="retake-task" data-decision="${d.id}">
           <p><strong>${t('insp.retake', { photo: photo?.fields.item_key ?? String(d.fields.photo_id).slice(0, 8) })}</strong></p>
-          ${d.fields.comment ? html`<p>${t('insp.retakeComment', { comment: d.fields.comment })}</p>` : ''}
+          ${photo?.fields.flag_reasons?.length ? html`<p data-testid="retake-reason">${t('insp.retakeReason', { reasons: photo.fields.flag_reasons.map(reasonText).join(', ') })}</p>` : ''}
+          ${d.fields.comment ? html`<p data-testid="retake-comment">${t('insp.retakeComment', { comment: d.fields.comment })}</p>` : html`<p class="muted">${t('insp.retakeNoComment')}</p>`}
           <photo-capture data-item="${photo?.fields.item_key ?? ''}" data-retake="${d.id}"></photo-capture>
           <button type="button" data-action="retake-done" data-id="${d.id}">${t('insp.retakeDone')}</button>
         </li>`;

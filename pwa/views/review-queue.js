@@ -3,7 +3,7 @@
 
 import { api, ApiError } from '../lib/api.js';
 import { html, render } from '../lib/html.js';
-import { t, when } from '../i18n/index.js';
+import { reasonText, t, when } from '../i18n/index.js';
 
 const MAX_CHARTS = 3;
 
@@ -19,12 +19,7 @@ export async function optional(path) {
 
 const items = (data) => (Array.isArray(data) ? data : data?.items ?? data?.results ?? []);
 
-/** A flag reason or alert code in words (unknown codes: underscores become spaces). */
-export function reasonText(code) {
-  const key = `reason.${code}`;
-  const s = t(key);
-  return s === key ? String(code).replace(/_/g, ' ') : s;
-}
+export { reasonText };
 
 /** Filters the server applies (docs/review-and-drift.md), plus the day a photo was taken (here). */
 const FILTERS = ['purchase_order_id', 'product_id', 'batch_id', 'factory_id', 'state'];

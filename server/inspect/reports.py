@@ -99,6 +99,11 @@ def _live_link(link_id: Any) -> ReportShareLink | None:
     return link
 
 
+def render_link_gone(stylesheet_url: str) -> str:
+    """The page a revoked, expired or unknown share link shows (people open these in a browser)."""
+    return _env.get_template("link_gone.html").render(stylesheet_url=stylesheet_url)
+
+
 def link_for_token(token: str) -> ReportShareLink:
     """The live share link of a token. Raises ``NotFound`` for unknown, revoked or expired tokens."""
     link = db.session.scalar(select(ReportShareLink).where(ReportShareLink.token_hash == hash_share_token(token)))

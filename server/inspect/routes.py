@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import missing
 
 from ..auth import require
-from ..errors import ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..pagination import paginate_query
 from . import defects, reports, service
 from .schemas import (AuditEventSchema, ChecklistResponseSchema, DefectLibraryEntrySchema,
@@ -316,7 +316,14 @@ def shared_report(token: str):
     """A shared inspection report (no sign-in; the link may expire or be revoked)"""
     if len(token) > 200:
         raise ValidationFailed(errors={"token": ["Too long."]})
-    link = reports.link_for_token(token)
+    try:
+        link = reports.link_for_token(token)
+    except NotFound:
+        # People open these links in a browser: a page in words, not problem+json.
+        page = reports.render_link_gone(url_for("inspect_public.report_css"))
+        resp = _html(page, shared=True)
+        resp.status_code = 404
+        return resp
     from ..extensions import db
     from .models import Inspection
 
