@@ -35,6 +35,8 @@ from .models import ChecklistResponse, Defect, Inspection, Measurement, Photo, R
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
 PHOTO_URL_MAX_AGE_SECONDS = 24 * 3600
+#: A signed-in report's photo links also end with the session they were made for (sign-out, deactivation).
+SIGNED_IN_PHOTO_URL_MAX_AGE_SECONDS = 3600
 _PHOTO_SALT = "lineside.report-photo"
 #: Spreadsheet programs run cells starting with these as formulas (OWASP "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -117,20 +119,38 @@ def link_for_token(token: str) -> ReportShareLink:
 
 # -- photos -------------------------------------------------------------------------------------
 
-def photo_token(secret_key: str, photo_id: uuid.UUID, link_id: uuid.UUID | None) -> str:
-    """A signed, short-lived token naming a photo (and the share link it was shown through)."""
+def photo_token(secret_key: str, photo_id: uuid.UUID, link_id: uuid.UUID | None,
+                session_id: uuid.UUID | None = None) -> str:
+    """A signed, short-lived token naming a photo and what it was shown through: a share link, or the
+    signed-in session (API token id) of the report's reader. Either one ending ends the photo link too."""
     return URLSafeTimedSerializer(secret_key, salt=_PHOTO_SALT).dumps(
-        {"p": str(photo_id), "l": str(link_id) if link_id else None})
+        {"p": str(photo_id), "l": str(link_id) if link_id else None, "s": str(session_id) if session_id else None})
+
+
+def _live_session(session_id: uuid.UUID) -> bool:
+    from ..accounts.models import ApiToken
+
+    row = db.session.get(ApiToken, session_id)
+    return (row is not None and row.revoked_at is None and row.expires_at > utcnow()
+            and row.user is not None and row.user.is_active)
 
 
 def photo_for_token(secret_key: str, token: str) -> Photo:
     """The stored photo a token names. Raises ``NotFound`` for bad or expired tokens, revoked links, missing bytes."""
+    serializer = URLSafeTimedSerializer(secret_key, salt=_PHOTO_SALT)
     try:
-        data = URLSafeTimedSerializer(secret_key, salt=_PHOTO_SALT).loads(token, max_age=PHOTO_URL_MAX_AGE_SECONDS)
+        data = serializer.loads(token, max_age=PHOTO_URL_MAX_AGE_SECONDS)
         photo_id = uuid.UUID(data["p"])
+        if data.get("s"):
+            serializer.loads(token, max_age=SIGNED_IN_PHOTO_URL_MAX_AGE_SECONDS)
+            session_id = uuid.UUID(data["s"])
+        elif not data.get("l"):  # neither a share link nor a session: not a link this server makes
+            raise ValueError("unbound photo token")
     except (BadSignature, KeyError, TypeError, ValueError):
         raise NotFound("No such photo.") from None
     if data.get("l") and _live_link(uuid.UUID(data["l"])) is None:
+        raise NotFound("No such photo.")
+    if data.get("s") and not _live_session(session_id):
         raise NotFound("No such photo.")
     photo = db.session.get(Photo, photo_id)
     if photo is None or photo.deleted or not photo.storage_key:

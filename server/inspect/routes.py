@@ -243,9 +243,24 @@ def _html(body: str, *, shared: bool = False) -> Response:
 
 def _render(insp, link_id=None) -> str:
     secret = current_app.config["SECRET_KEY"]
+    session_id = None if link_id else _session_id()
     return reports.render_report(
-        insp, lambda ph: url_for("inspect_public.report_photo", token=reports.photo_token(secret, ph.id, link_id)),
+        insp, lambda ph: url_for("inspect_public.report_photo",
+                                 token=reports.photo_token(secret, ph.id, link_id, session_id)),
         url_for("inspect_public.report_css"))
+
+
+def _session_id():
+    """The id of the API token this request signed in with (photo links in the report end with it)."""
+    from sqlalchemy import select
+
+    from ..accounts.models import ApiToken
+    from ..accounts.service import hash_token
+    from ..auth import bearer_token
+    from ..extensions import db
+
+    token = bearer_token()
+    return db.session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token))) if token else None
 
 
 @blp.route("/inspections/<uuid:inspection_id>/report")

@@ -132,22 +132,50 @@ def queue_item(row) -> dict[str, Any]:
         "batch": {"id": batch.id, "code": batch.code} if batch else None,
         "product": {"id": product.id, "sku": product.sku, "name": product.name},
         "factory_id": po.factory_id,
-        "photo_url": signed_url(photo.storage_key),
-        "overlay_url": signed_url(photo.overlay_key),
+        "photo_url": signed_url(photo.storage_key, photo.content_type),
+        "overlay_url": signed_url(photo.overlay_key, "image/png"),
     }
 
 
-def signed_url(key: str | None) -> str | None:
-    """A short-lived signed download URL for a storage key, or None when there is no key or no storage."""
+def signed_url(key: str | None, content_type: str | None = None) -> str | None:
+    """A short-lived signed image URL for a storage key, or None when there is no key or no storage.
+
+    The link answers with a forced image type (see ``server.storage.uploads.signed_image_url``).
+    """
     if not key:
         return None
     try:
-        from ..storage.backends import get_storage
+        from ..storage.uploads import signed_image_url
 
-        return get_storage().presign_get(key, expires_in=current_app.config["STORAGE_PRESIGN_TTL_SECONDS"])
+        return signed_image_url(key, content_type)
     except Exception:  # a bad key or an unreachable store must not break the queue
         log.warning("no signed URL for %s", key, exc_info=True)
         return None
+
+
+def brand_photo_keys(brand_id: uuid.UUID, keys: list[str]) -> list[tuple[str, str]]:
+    """Of ``keys``, those that hold a stored photo (or its overlay) of one of the brand's own inspections,
+    with the photo's type, in the order given.
+
+    A golden sample's ``reference_photos`` is free text from an editor: signing whatever key it
+    names would let one tenant read another's bytes.
+    """
+    wanted = [k for k in keys if isinstance(k, str) and k][:50]
+    if not wanted:
+        return []
+    rows = db.session.execute(
+        select(Photo.storage_key, Photo.overlay_key, Photo.content_type)
+        .join(Inspection, Photo.inspection_id == Inspection.id)
+        .join(PurchaseOrder, Inspection.purchase_order_id == PurchaseOrder.id)
+        .where(PurchaseOrder.brand_id == brand_id, Photo.deleted.is_(False),
+               or_(Photo.storage_key.in_(wanted), Photo.overlay_key.in_(wanted)))).all()
+    types: dict[str, str] = {}
+    for storage_key, overlay_key, content_type in rows:
+        if storage_key:
+            types[storage_key] = content_type
+        if overlay_key:
+            types.setdefault(overlay_key, "image/png")
+    return [(k, types[k]) for k in wanted if k in types]
 
 
 def get_photo_row(p: Principal, photo_id: uuid.UUID):
@@ -176,7 +204,8 @@ def photo_detail(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
     item["analysis"] = analysis
     item["golden_sample"] = None if golden is None else {
         "id": golden.id, "version": golden.version, "measured": golden.measured,
-        "reference_urls": [u for u in (signed_url(k) for k in golden.reference_photos or []) if u]}
+        "reference_urls": [u for u in (signed_url(k, ct) for k, ct in
+                                       brand_photo_keys(po.brand_id, list(golden.reference_photos or []))) if u]}
     item["measurements"] = _measurements(analysis, product, golden)
     inspector = db.session.get(User, insp.inspector_id) if insp.inspector_id else None
     factory = db.session.get(Organisation, po.factory_id)

@@ -547,8 +547,29 @@ def download(p: Principal, photo_id: uuid.UUID, variant: str = "original") -> di
             raise Conflict("This photo has not been uploaded yet.")
         key, content_type = photo.storage_key, photo.content_type
     ttl = _ttl()
-    return {"url": get_storage().presign_get(key, expires_in=ttl, content_type=content_type),
+    content_type = image_type_or_binary(content_type)
+    return {"url": signed_image_url(key, content_type, expires_in=ttl),
             "expires_in_seconds": ttl, "variant": variant, "content_type": content_type}
+
+
+def image_type_or_binary(content_type: str | None) -> str:
+    """``content_type`` when it is an accepted image type, else ``application/octet-stream``."""
+    ct = (content_type or "").lower()
+    return ct if ct in _FORMAT_TYPES.values() else "application/octet-stream"
+
+
+def signed_image_url(key: str, content_type: str | None, *, expires_in: int | None = None) -> str:
+    """A signed download URL that answers with a forced image type, whatever the object was stored as.
+
+    Anything but an accepted image type is served as ``application/octet-stream`` and as an
+    attachment, so an object never renders as HTML or script on the storage origin.
+    """
+    ct = image_type_or_binary(content_type)
+    ext = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}.get(ct, "bin")
+    name = key.rsplit("/", 1)[-1][:64]
+    disposition = (f'inline; filename="{name}.{ext}"' if ct != "application/octet-stream"
+                   else f'attachment; filename="{name}.bin"')
+    return get_storage().presign_get(key, expires_in=expires_in or _ttl(), content_type=ct, disposition=disposition)
 
 
 def _type_of_key(key: str) -> str | None:

@@ -118,6 +118,44 @@ def test_stored_photo_appears_in_the_report_and_streams_after_the_check(app, cli
     assert client.get(src[:-3] + "xyz").status_code == 404  # a tampered token
 
 
+def _report_photo_src(client, headers, report_url, demo) -> str:
+    from server.storage.backends import get_storage
+
+    data = b"\xff\xd8\xff\xe0 fake jpeg bytes"
+    key = "photos/" + hashlib.sha256(data).hexdigest()
+    get_storage().put(key, data, content_type="image/jpeg")
+    photo = db.session.get(Photo, demo("photo:A:chip"))
+    photo.storage_key, photo.upload_state, photo.sha256 = key, "stored", hashlib.sha256(data).hexdigest()
+    db.session.commit()
+    html = client.get(report_url, headers=headers).get_data(as_text=True)
+    return re.search(r'<img class="thumb" src="([^"]+)" alt="Photo of Chipped coating or enamel">', html).group(1)
+
+
+def test_signed_in_report_photo_links_end_with_sign_out(client, as_reviewer, report_url, demo):
+    src = _report_photo_src(client, as_reviewer, report_url, demo)
+    assert client.get(src).status_code == 200
+    assert client.post(f"{API}/auth/logout", headers=as_reviewer).status_code == 204
+    assert client.get(src).status_code == 404
+
+
+def test_signed_in_report_photo_links_end_with_deactivation_and_after_an_hour(client, as_reviewer, report_url,
+                                                                             demo, monkeypatch):
+    import time
+
+    from server.accounts.models import User
+
+    src = _report_photo_src(client, as_reviewer, report_url, demo)
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 3601)  # itsdangerous reads the clock through time.time
+    assert client.get(src).status_code == 404
+    monkeypatch.setattr(time, "time", lambda: now)
+    assert client.get(src).status_code == 200
+    user = db.session.scalar(select(User).where(User.email == "reviewer@demo.lineside.test"))
+    user.is_active = False
+    db.session.commit()
+    assert client.get(src).status_code == 404
+
+
 def test_measurements_csv_lists_every_measurement(client, as_reviewer, demo):
     r = client.get(f"{API}/inspections/{demo('inspection:inline:A')}/measurements.csv", headers=as_reviewer)
     assert r.status_code == 200 and r.mimetype == "text/csv"

@@ -71,8 +71,10 @@ def test_photo_detail_sets_measured_values_against_tolerances_beside_the_golden_
     from server.catalog.models import GoldenSample
     from server.storage.backends import get_storage
 
-    get_storage().put("golden/tray-ref.jpg", b"ref-bytes", content_type="image/jpeg")
-    db.session.get(GoldenSample, demo("golden:tray:1")).reference_photos = ["golden/tray-ref.jpg"]
+    # The reference is a photo the brand's own inspections stored (a key of anything else is never signed).
+    get_storage().put("photos/ref.jpg", b"ref-bytes", content_type="image/jpeg")
+    add_photo(demo("inspection:inline:A"), lab=[55, -18, 20], storage_key="photos/ref.jpg")
+    db.session.get(GoldenSample, demo("golden:tray:1")).reference_photos = ["photos/ref.jpg"]
     photo = add_photo(demo("inspection:inline:A"), lab=[55, -18, 20], status="fail", flagged=True,
                       reasons=["out_of_tolerance"], delta_e=7.1, length_mm=121.5, width_mm=80.2,
                       storage_key="photos/p1.jpg")
@@ -104,3 +106,28 @@ def test_inspectors_and_factory_managers_may_not_open_the_queue(client, as_inspe
     assert client.get(QUEUE, headers=as_inspector).status_code == 403
     manager = login("manager@demo.lineside.test", "demo-manager")
     assert client.get(QUEUE, headers=manager).status_code == 403
+
+
+def test_reference_photos_sign_only_keys_of_the_brands_own_photos(client, as_reviewer, demo):
+    from server.catalog.models import GoldenSample
+    from server.inspect.models import Photo
+    from server.storage.backends import get_storage
+    from tests.support.tenants import make_other_tenant
+
+    other = make_other_tenant()
+    theirs = db.session.get(Photo, other["photo"])
+    theirs.storage_key, theirs.upload_state = "photos/theirs.jpg", "stored"
+    get_storage().put("photos/theirs.jpg", b"another tenant's bytes", content_type="image/jpeg")
+    get_storage().put("photos/mine.jpg", b"my bytes", content_type="image/jpeg")
+    add_photo(demo("inspection:inline:A"), lab=DEMO_LAB, storage_key="photos/mine.jpg")
+    db.session.get(GoldenSample, demo("golden:tray:1")).reference_photos = [
+        "photos/theirs.jpg", "secrets/any-key", "photos/mine.jpg"]
+    photo = add_photo(demo("inspection:inline:A"), lab=DEMO_LAB, flagged=True, reasons=["low_confidence"],
+                      storage_key="photos/p2.jpg")
+    db.session.commit()
+    d = client.get(f"/api/v1/review/photos/{photo.id}", headers=as_reviewer).get_json()
+    urls = d["golden_sample"]["reference_urls"]
+    assert len(urls) == 1
+    ref = client.get(urls[0])
+    assert ref.status_code == 200 and ref.data == b"my bytes"
+    assert ref.mimetype == "image/jpeg" and ref.headers["Content-Disposition"].startswith("inline")

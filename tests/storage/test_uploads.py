@@ -440,3 +440,60 @@ def test_a_complete_racing_a_finished_one_does_not_enqueue_again(app, client, as
     blobs._mark_stored(row, row.storage_key)
     assert analysis_calls == [uuid.UUID(photo_id)]
     assert photo_row(photo_id).upload_state == "stored"
+
+
+# -- what the signed URLs pin -------------------------------------------------------------------------
+
+def test_upload_url_is_signed_for_the_declared_type_and_length(app, client, as_inspector, storage_kind):
+    data = png()
+    photo_id = declare(data)
+    target = client.post(f"/api/v1/blobs/{photo_id}/upload", headers=as_inspector).get_json()
+    assert target["headers"] == {"Content-Type": "image/png"}
+    if storage_kind == "s3":  # moto does not check signatures: check what S3 will
+        signed = parse_qs(urlsplit(target["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
+        assert {"content-type", "content-length", "host"} <= set(signed)
+        return
+    html = b"<html><script>alert(1)</script></html>".ljust(len(data), b" ")
+    assert send(client, "PUT", target["url"], html, {"Content-Type": "text/html"})[0] == 415
+    assert send(client, "PUT", target["url"], data + b"x" * 40, target["headers"])[0] == 400
+    assert send(client, "PUT", target["url"], data[:100], target["headers"])[0] == 400
+    assert stored_objects(app) == []
+    assert send(client, "PUT", target["url"], data, target["headers"])[0] == 200
+
+
+def test_multipart_part_urls_are_signed_for_their_length(app, client, as_inspector, storage_kind):
+    data = png(body_bytes=2 * PART_BYTES + 300_000)
+    photo_id = declare(data)
+    target = client.post(f"/api/v1/blobs/{photo_id}/upload", headers=as_inspector).get_json()
+    part = target["parts"][0]
+    if storage_kind == "s3":
+        signed = parse_qs(urlsplit(part["url"]).query)["X-Amz-SignedHeaders"][0].split(";")
+        assert "content-length" in signed
+        return
+    assert send(client, "PUT", part["url"], data[:PART_BYTES + 10])[0] == 400
+    assert send(client, "PUT", part["url"], data[:PART_BYTES])[0] == 200
+
+
+def test_download_url_forces_an_image_type_whatever_was_stored(app, client, as_inspector, as_reviewer, storage_kind):
+    from server.extensions import db
+
+    data = png()
+    photo_id = declare(data)
+    assert upload(client, as_inspector, photo_id, data).status_code == 200
+    # bytes stored under another type by other means (an old upload, a tool): the link still says image/png
+    row = photo_row(photo_id)
+    get_storage(app).put(row.storage_key, data, content_type="text/html")
+    db.session.commit()
+    body = client.get(f"/api/v1/blobs/{photo_id}/download", headers=as_reviewer).get_json()
+    assert body["content_type"] == "image/png"
+    parts = urlsplit(body["url"])
+    if parts.hostname in (None, "localhost"):
+        r = client.get(parts.path)
+        got_type, got_disposition = r.mimetype, r.headers["Content-Disposition"]
+    else:
+        r = requests.get(body["url"], timeout=30)
+        query = parse_qs(parts.query)
+        assert query["response-content-type"] == ["image/png"]
+        got_type, got_disposition = r.headers["Content-Type"], r.headers["Content-Disposition"]
+    assert r.status_code == 200 and got_type == "image/png"
+    assert got_disposition.startswith("inline; filename=") and got_disposition.endswith('.png"')
