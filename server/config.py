@@ -31,9 +31,16 @@ DEFAULTS: dict[str, Any] = {
     # auth
     "SECRET_KEY": "",
     "TOKEN_TTL_SECONDS": 30 * 24 * 3600,
-    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 10,
-    "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,
+    # sign-in throttling (growing delays, no lock-out): failures counted over LOGIN_WINDOW_SECONDS; past the
+    # free ones, each further failure doubles the wait after the latest (1 s, 2 s, 4 s ... LOGIN_MAX_DELAY_SECONDS)
+    "LOGIN_FREE_FAILURES_PER_PAIR": 5,  # per (account, client address)
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT": 10,  # per account, from every address; its wait stays short:
+    "LOGIN_ACCOUNT_MAX_DELAY_SECONDS": 30,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,  # per client address, over every account
+    "LOGIN_MAX_DELAY_SECONDS": 15 * 60,
     "LOGIN_WINDOW_SECONDS": 15 * 60,
+    # reverse proxies in front of the app that append to X-Forwarded-For (0: trust no forwarded header)
+    "TRUSTED_PROXY_COUNT": 0,
     # uploads and request limits
     "PHOTO_MAX_BYTES": 25 * 1024 * 1024,
     "PHOTO_MAX_PIXELS": 50_000_000,

@@ -129,8 +129,11 @@ def register_error_handlers(app: Flask) -> None:
         # Nothing half-written: what the refused request added or changed is dropped now, not only
         # when the app context ends (which, in a shell, a worker or the tests, may be much later).
         db.session.rollback()
+        headers = {}
+        if exc.extra.get("retry_after_seconds") is not None:  # 429 and 503 say when to come back
+            headers["Retry-After"] = str(max(1, int(exc.extra["retry_after_seconds"])))
         return problem(exc.status, code=exc.code, title=exc.title, detail=exc.detail,
-                       errors=exc.errors, **exc.extra)
+                       errors=exc.errors, headers=headers, **exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -26,8 +26,24 @@ def _no_cache(resp: Response) -> Response:
     return resp
 
 
+def trust_proxies(app: Flask) -> None:
+    """Read the client's address and scheme from ``X-Forwarded-For``/``-Proto``/``-Host``, as set by
+    the ``TRUSTED_PROXY_COUNT`` reverse proxies in front of the app, and from nobody else.
+
+    With 0 (the default) the forwarded headers are ignored: the connecting address is the client.
+    Behind one TLS proxy set 1: the right-most ``X-Forwarded-For`` entry, the one the proxy added, is
+    the client; entries a client wrote itself further left are never believed.
+    """
+    count = int(app.config.get("TRUSTED_PROXY_COUNT") or 0)
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
+
+
 def init_app(app: Flask) -> None:
     """Register the PWA routes and the security headers on every answer."""
+    trust_proxies(app)
 
     @app.after_request
     def _security_headers(resp: Response) -> Response:

@@ -69,7 +69,15 @@ class Users(MethodView):
     def post(self, body):
         """Create a user with memberships in organisations you administer"""
         p = require(action=Action.administer)
-        user = service.create_user(body["email"], body["password"], body["name"])
+        existing = db.session.scalar(select(User).where(User.email == service.normalise_email(body["email"])))
+        if existing is not None and p.is_platform_admin:
+            from ..errors import Conflict
+
+            raise Conflict(f"A user with email {existing.email} already exists.")
+        # For an organisation admin, an email already in use elsewhere is not revealed (no 409): the
+        # person joins the admin's organisations with the roles asked for and keeps their own name and
+        # password. The admin sees them from then on, as every member of their organisations.
+        user = existing or service.create_user(body["email"], body["password"], body["name"])
         for m in body["memberships"]:
             org = db.session.get(Organisation, m["organisation_id"])
             if org is None or not p.may(Action.administer, org.id):

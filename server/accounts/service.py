@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 import uuid
@@ -9,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 
 from ..errors import Conflict, RateLimited, Unauthenticated, ValidationFailed
 from ..extensions import db
@@ -69,19 +70,20 @@ def add_membership(user: User, org: Organisation, role: Role) -> Membership:
 def login(email: str, password: str, address: str, config: dict, label: str = "") -> tuple[str, User]:
     """Check the credentials and return ``(token, user)``.
 
-    Raises ``RateLimited`` when the account or the address has failed too often in the
-    window, and ``Unauthenticated`` for a wrong email or password (the same answer for both).
+    Throttling follows OWASP's advice (growing delays, no lock-out): failed sign-ins are counted
+    per (account, address) pair, per account and per address over ``LOGIN_WINDOW_SECONDS``. Past a
+    few free failures each counter asks for a wait after its latest failure that doubles with
+    every further failure, up to a ceiling; the account-wide wait (attempts from every address)
+    stays short (``LOGIN_ACCOUNT_MAX_DELAY_SECONDS``), so whoever guesses elsewhere never locks the
+    owner out for long. Raises ``RateLimited`` (with ``retry_after_seconds``) while a wait runs, and
+    ``Unauthenticated`` for a wrong email or password (the same answer for both).
     """
     email = normalise_email(email)
     now = utcnow()
-    since = now - timedelta(seconds=config["LOGIN_WINDOW_SECONDS"])
-    by_account = db.session.scalar(select(func.count()).select_from(LoginAttempt)
-                                   .where(LoginAttempt.email == email, LoginAttempt.at >= since))
-    by_address = db.session.scalar(select(func.count()).select_from(LoginAttempt)
-                                   .where(LoginAttempt.address == address, LoginAttempt.at >= since))
-    if by_account >= config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] or by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
-        raise RateLimited("Too many failed sign-ins. Wait a few minutes and try again.",
-                          retry_after_seconds=config["LOGIN_WINDOW_SECONDS"])
+    wait = _throttle_wait(email, address, config, now)
+    if wait > 0:
+        raise RateLimited("Too many failed sign-ins. Wait a moment and try again.",
+                          retry_after_seconds=wait)
 
     user = db.session.scalar(select(User).where(User.email == email))
     ok = False
@@ -90,16 +92,47 @@ def login(email: str, password: str, address: str, config: dict, label: str = ""
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None or not user.is_active:
-        db.session.add(LoginAttempt(email=email, address=address, at=now))
+        db.session.add(LoginAttempt(email=email, address=address[:64], at=now))
         db.session.commit()
         raise Unauthenticated("Wrong email or password.")
 
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+    # The pair's own failures are forgiven; other addresses' failures on the account still count.
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email, LoginAttempt.address == address[:64]))
     token = issue_token(user, config["TOKEN_TTL_SECONDS"], label=label)
     db.session.commit()
     return token, user
+
+
+def growing_delay(failures: int, free: int, ceiling: int) -> int:
+    """Seconds to wait after the latest of ``failures``: none for the first ``free``, then 1, 2, 4 ... up to ``ceiling``."""
+    if failures < free:
+        return 0
+    return int(min(ceiling, 2 ** min(failures - free, 30)))
+
+
+def _throttle_wait(email: str, address: str, config: dict, now) -> int:
+    """Whole seconds still to wait before this (account, address) may try again; 0 when it may now."""
+    since = now - timedelta(seconds=config["LOGIN_WINDOW_SECONDS"])
+    recent = LoginAttempt.at >= since
+    ceiling = int(config["LOGIN_MAX_DELAY_SECONDS"])
+    checks = (
+        (and_(LoginAttempt.email == email, LoginAttempt.address == address[:64]),
+         config["LOGIN_FREE_FAILURES_PER_PAIR"], ceiling),
+        (LoginAttempt.email == email, config["LOGIN_MAX_FAILURES_PER_ACCOUNT"],
+         min(ceiling, int(config["LOGIN_ACCOUNT_MAX_DELAY_SECONDS"]))),
+        (LoginAttempt.address == address[:64], config["LOGIN_MAX_FAILURES_PER_ADDRESS"], ceiling),
+    )
+    wait = 0.0
+    for where, free, cap in checks:
+        count, last = db.session.execute(select(func.count(), func.max(LoginAttempt.at)).where(where, recent)).one()
+        delay = growing_delay(count, int(free), cap)
+        if delay and last is not None:
+            if last.tzinfo is None:
+                last = last.replace(tzinfo=now.tzinfo)
+            wait = max(wait, delay - (now - last).total_seconds())
+    return math.ceil(wait) if wait > 0 else 0
 
 
 def issue_token(user: User, ttl_seconds: int, label: str = "") -> str:
