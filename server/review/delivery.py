@@ -18,9 +18,14 @@ a brand user probe or reach internal services. :func:`check_url` allows only htt
 resolves the host, and refuses link-local, metadata, multicast, unspecified and reserved
 addresses always, and private, loopback and shared addresses unless ``WEBHOOK_ALLOW_PRIVATE``
 is set (tests, on-premises receivers). The check runs when the endpoint is saved and again
-before every attempt (DNS can change); redirects are not followed. A DNS answer that changes
-between the check and the connection (rebinding) remains a residual risk; deployments that
-need more should send webhooks through an egress proxy.
+before every attempt (DNS can change); redirects are not followed. Each attempt resolves the
+name once, checks every address, and connects to the checked address itself (the ``Host``
+header and TLS SNI and certificate check keep the name), so a DNS answer that changes between
+the check and the connection (rebinding) cannot reach another address.
+
+The delivery log keeps coarse outcomes only (delivered, not delivered, refused with the URL
+check's reason): an HTTP status or a connection error per attempt would let a tenant map which
+ports answer on the addresses a webhook may reach.
 """
 from __future__ import annotations
 
@@ -36,7 +41,6 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from flask import current_app
 
 from ..inspect.signing import backoff_seconds, sign
@@ -45,6 +49,8 @@ from ..models import utcnow
 log = logging.getLogger(__name__)
 
 USER_AGENT = "Lineside-Webhooks/1"
+#: What the delivery log says of every failed attempt, whatever the status or network error.
+NOT_DELIVERED = "not delivered: no 2xx answer in time"
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 
 
@@ -52,9 +58,10 @@ class UnsafeUrl(ValueError):
     """A webhook URL that the server refuses to call."""
 
 
-def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
+def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> list[str]:
     """Refuse URLs that are not http(s) or that point at addresses the server must not call.
 
+    Answers the addresses the host resolved to (all checked; empty when ``resolve`` is False).
     Raises :class:`UnsafeUrl` with a reason a user can act on.
     """
     parts = urlsplit(url)
@@ -68,7 +75,7 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
     except ValueError:
         raise UnsafeUrl("The URL's port is not valid.") from None
     if not resolve:
-        return
+        return []
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
@@ -81,6 +88,39 @@ def check_url(url: str, *, allow_private: bool, resolve: bool = True) -> None:
             raise UnsafeUrl("The URL points at a link-local, metadata or reserved address.")
         if not allow_private and not ip.is_global:
             raise UnsafeUrl("The URL points at a private or loopback address.")
+    return [info[4][0].split("%", 1)[0] for info in infos]
+
+
+def post_pinned(url: str, address: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    """POST ``body`` to ``url`` over a connection to ``address`` (already checked), never re-resolving
+    the name; ``Host``, TLS SNI and the certificate check use the URL's host. No redirects.
+    Answers the HTTP status. Raises ``urllib3.exceptions.HTTPError`` or ``OSError`` on network failures.
+    """
+    import certifi
+    import urllib3
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    default_port = 443 if parts.scheme == "https" else 80
+    port = parts.port or default_port
+    host_header = (f"[{host}]" if ":" in host else host) + ("" if port == default_port else f":{port}")
+    kw: dict[str, Any] = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(address, port, server_hostname=host, assert_hostname=host,
+                                           cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), **kw)
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, **kw)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        resp = pool.urlopen("POST", path, body=body, headers={**headers, "Host": host_header}, redirect=False,
+                            assert_same_host=False, preload_content=False)
+        try:
+            resp.read(64 * 1024, decode_content=False)  # enough to end the exchange; the body is not kept
+        finally:
+            resp.release_conn()
+        return resp.status
+    finally:
+        pool.close()
 
 
 def event_body(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> str:
@@ -120,20 +160,19 @@ def attempt_delivery(delivery_id: str, *, jitter: float = 0.0) -> tuple[str, flo
         error = "refused: endpoint removed or disabled"
     else:
         try:
-            check_url(url, allow_private=cfg["WEBHOOK_ALLOW_PRIVATE"])
+            addresses = check_url(url, allow_private=cfg["WEBHOOK_ALLOW_PRIVATE"])
             headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                        "Lineside-Signature": sign(secret, int(time.time()), body),
                        "Lineside-Event": event_type, "Lineside-Delivery": str(did)}
-            resp = requests.post(url, data=body, headers=headers, timeout=cfg["WEBHOOK_TIMEOUT_SECONDS"],
-                                 allow_redirects=False)
-            status_code = resp.status_code
-            ok = 200 <= resp.status_code < 300
-            if not ok:
-                error = f"HTTP {resp.status_code}"
+            answered = post_pinned(url, addresses[0], body, headers, cfg["WEBHOOK_TIMEOUT_SECONDS"])
+            ok = 200 <= answered < 300
+            status_code = answered if ok else None
         except UnsafeUrl as exc:
             error = f"refused: {exc}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:1000]
+        except Exception as exc:  # network failures of every kind: logged here in full, coarse in the table
+            log.info("webhook delivery %s: %s: %s", did, type(exc).__name__, exc)
+        if not ok and not error:
+            error = NOT_DELIVERED
     duration_ms = int((time.monotonic() - started) * 1000)
 
     d = db.session.get(WebhookDelivery, did)

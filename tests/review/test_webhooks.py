@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.inspect.signing import verify
+from server.review.delivery import NOT_DELIVERED
 from server.review.models import WebhookAttempt, WebhookDelivery
 from tests.review.conftest import darkening_series, make_webhook, run_drift
 
@@ -41,7 +42,8 @@ def test_failing_endpoint_is_logged_and_scheduled_for_retry_without_failing_anyt
     log = client.get(f"/api/v1/review/webhooks/{hook['id']}/deliveries", headers=as_reviewer).get_json()
     assert log and log[-1]["status"] == "retrying"
     first = log[-1]["log"][0]
-    assert first["status_code"] == 500 and first["error"] == "HTTP 500" and first["next_retry_at"]
+    # coarse on purpose: a status per attempt would map which ports answer (see delivery.py)
+    assert first["status_code"] is None and first["error"] == NOT_DELIVERED and first["next_retry_at"]
 
 
 def test_due_retries_deliver_once_the_endpoint_recovers(client, as_reviewer, demo, receiver):
@@ -107,7 +109,8 @@ def test_unreachable_endpoint_times_out_into_the_log(client, as_reviewer, demo):
     r = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
     assert r.status_code == 202
     assert r.get_json()["status"] == "retrying"
-    assert "ConnectionError" in r.get_json()["log"][0]["error"]
+    assert r.get_json()["log"][0]["error"] == NOT_DELIVERED  # the same words as a 500 or a 302: no port oracle
+    assert r.get_json()["log"][0]["status_code"] is None
 
 
 @pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "ftp://example.com/x",
@@ -181,3 +184,42 @@ def test_webhooks_retry_command_sends_due_deliveries(client, as_reviewer, demo, 
     receiver.status = 204
     assert "1 delivery attempt(s)" in runner.invoke(args=["webhooks-retry"]).output
     assert db.session.scalars(select(WebhookDelivery.status)).all() == ["delivered"]
+
+
+def test_a_redirect_is_not_followed_and_logged_like_any_failure(client, as_reviewer, demo, receiver):
+    receiver.status = 302
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    r = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
+    assert r.status_code == 202
+    first = r.get_json()["log"][0]
+    assert (first["status_code"], first["error"]) == (None, NOT_DELIVERED)
+
+
+def test_delivery_connects_to_the_address_it_checked_even_if_dns_changes(client, as_reviewer, demo, receiver,
+                                                                         app, monkeypatch):
+    """DNS rebinding: the name resolves to one address for the checks and to 127.0.0.1 afterwards.
+    The attempt must connect to the address it checked, so the loopback receiver never hears from it."""
+    import socket
+
+    from server.review import delivery
+
+    port = receiver.server.server_address[1]
+    app.config["WEBHOOK_TIMEOUT_SECONDS"] = 1
+    real, calls = socket.getaddrinfo, []
+
+    def rebinding(host, *a, **kw):
+        if host != "rebind.example.test":
+            return real(host, *a, **kw)
+        calls.append(host)
+        if len(calls) <= 2:  # saving the endpoint, then the attempt's own check: a documentation address
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.10", port))]
+        return real("127.0.0.1", *a, **kw)  # whoever asks again is sent to loopback
+
+    monkeypatch.setattr(delivery.socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    hook = make_webhook(client, as_reviewer, f"http://rebind.example.test:{port}/hooks/lineside")
+    r = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
+    assert r.status_code == 202, r.get_json()
+    assert len(calls) == 2  # resolved once per check, never again for the connection
+    assert receiver.requests == []  # nothing reached 127.0.0.1
+    assert r.get_json()["log"][0]["error"] == NOT_DELIVERED
