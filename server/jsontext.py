@@ -71,6 +71,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def jsonable_deep(value: Any) -> Any:
+    """:func:`jsonable` through dicts (keys as strings), lists and tuples: a value ready for a JSON column."""
+    if isinstance(value, dict):
+        return {str(k): jsonable_deep(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable_deep(v) for v in value]
+    return jsonable(value)
+
+
 def _as_json(value: Any) -> Any:
     out = jsonable(value)
     if out is value:

@@ -13,7 +13,7 @@ import contextvars
 import math
 import uuid
 from collections import namedtuple
-from datetime import date, datetime
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, Iterable
 
@@ -21,11 +21,13 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Membership, OrgKind, Organisation, User
+from ..audit import record_audit
 from ..auth import Action, Principal, roles_granting
 from ..catalog.models import Batch, DimensionSpec, Product, PurchaseOrder
 from ..catalog.service import reference_golden_sample
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..extensions import db
+from ..jsontext import jsonable_deep
 from ..models import utcnow
 from ..sync.models import AuditEvent
 from . import aql, defects, measure, verdict
@@ -56,27 +58,6 @@ GOLDEN_SAMPLE_SECTION = {"key": "golden_sample", "title": "Golden sample confirm
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def record_audit(entity: str, record_id: uuid.UUID, inspection_id: uuid.UUID | None, action: str,
-                 changes: dict[str, Any], user_id: uuid.UUID | None) -> AuditEvent:
-    """Add one audit event (``changes``: field -> ``[old, new]``) to the session; no commit."""
-    event = AuditEvent(entity=entity, record_id=record_id, inspection_id=inspection_id, action=action,
-                       changes=_jsonable(changes), user_id=user_id, at=utcnow())
-    db.session.add(event)
-    return event
-
 
 def _apply(row: Any, values: dict[str, Any]) -> dict[str, list]:
     """Set attributes and return the changes as ``{field: [old, new]}``."""
@@ -204,14 +185,14 @@ def normalise_sections(sections: list[dict], inspection_kind: str | None) -> lis
     Raises ``ValidationFailed`` when a pre-production checklist's own golden-sample section
     would clash with the standard item keys.
     """
-    out = _jsonable([{**s, "items": [dict(i) for i in s["items"]]} for s in sections])
+    out = jsonable_deep([{**s, "items": [dict(i) for i in s["items"]]} for s in sections])
     if inspection_kind == "pre_production" and not any(s["key"] == "golden_sample" for s in out):
         keys = {i["key"] for s in out for i in s["items"]}
         clash = keys & {i["key"] for i in GOLDEN_SAMPLE_SECTION["items"]}
         if clash:
             raise ValidationFailed(errors={"sections": [f"Item keys reserved for the golden-sample section: "
                                                         f"{', '.join(sorted(clash))}."]})
-        out.append(_jsonable(GOLDEN_SAMPLE_SECTION))
+        out.append(jsonable_deep(GOLDEN_SAMPLE_SECTION))
     return out
 
 
@@ -290,7 +271,7 @@ def copy_template(p: Principal, t: ChecklistTemplate, data: dict[str, Any]) -> C
     brand_id = data.get("brand_id") or t.brand_id
     _require_brand_editor(p, brand_id)
     new = ChecklistTemplate(id=uuid.uuid4(), brand_id=brand_id, family_id=uuid.uuid4(), version=1,
-                            name=data["name"], inspection_kind=t.inspection_kind, sections=_jsonable(t.sections),
+                            name=data["name"], inspection_kind=t.inspection_kind, sections=jsonable_deep(t.sections),
                             verdict_rule=t.verdict_rule, copied_from_id=t.id, is_current=True, created_by_id=p.id)
     db.session.add(new)
     db.session.flush()

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..accounts.models import Organisation, User
+from ..audit import record_audit
 from ..auth import Action, Principal, roles_granting
 from ..catalog.models import Batch, ColourStandard, GoldenSample, POLine, Product, PurchaseOrder
 from ..catalog.service import reference_golden_sample, visible_batches
@@ -33,7 +34,6 @@ from ..inspect import drift as drift_stats
 from ..inspect.color import delta_e_cie2000
 from ..inspect.models import Comment, Inspection, Photo, ReviewDecision
 from ..models import utcnow
-from ..sync.models import AuditEvent
 from .models import OPEN_SLOT, DriftAlert, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -275,10 +275,9 @@ def decide(p: Principal, photo_id: uuid.UUID, decision: str, comment: str) -> Re
     if comment:
         db.session.add(Comment(id=uuid.uuid4(), inspection_id=insp.id, photo_id=photo.id, author_id=p.id,
                                body=comment))
-    db.session.add(AuditEvent(entity="decision", record_id=dec.id, inspection_id=insp.id, action="decision",
-                              changes={"decision": [None, decision], "comment": [None, comment]}, user_id=p.id))
-    db.session.add(AuditEvent(entity="photo", record_id=photo.id, inspection_id=insp.id, action="decision",
-                              changes={"review_state": [old_state, photo.review_state]}, user_id=p.id))
+    record_audit("decision", dec.id, insp.id, "decision", {"decision": [None, decision], "comment": [None, comment]},
+                 p.id)
+    record_audit("photo", photo.id, insp.id, "decision", {"review_state": [old_state, photo.review_state]}, p.id)
     commit_and_dispatch()
     return dec
 
@@ -294,8 +293,7 @@ def add_comment(p: Principal, photo_id: uuid.UUID, body: str) -> Comment:
         raise ValidationFailed(errors={"body": ["Write something."]})
     c = Comment(id=uuid.uuid4(), inspection_id=insp.id, photo_id=photo.id, author_id=p.id, body=body)
     db.session.add(c)
-    db.session.add(AuditEvent(entity="comment", record_id=c.id, inspection_id=insp.id, action="create",
-                              changes={"body": [None, body]}, user_id=p.id))
+    record_audit("comment", c.id, insp.id, "create", {"body": [None, body]}, p.id)
     commit_and_dispatch()
     return c
 

@@ -43,6 +43,7 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
+from ..audit import audit_event
 from ..auth import Action, Principal
 from ..catalog.models import PurchaseOrder
 from ..errors import LinesideError, NotFound, PayloadTooLarge, ProtocolOutdated
@@ -510,9 +511,8 @@ class _Batch:
 
     def _event(self, mid, entity_name: str, rid, inspection_id, action: str, changes: dict) -> dict:
         """The mutation's audit event (its status and result are added once known)."""
-        return {"id": mid, "entity": entity_name, "record_id": rid, "inspection_id": inspection_id,
-                "action": action, "changes": changes, "user_id": self.p.id, "client_id": self.client_id,
-                "mutation_id": mid, "status": None, "result": None, "at": self.now}
+        return audit_event(entity_name, rid, inspection_id, action, changes, self.p.id, at=self.now, id=mid,
+                           client_id=self.client_id, mutation_id=mid, status=None, result=None)
 
 
 _SERVER_KEYS = frozenset({"id", "rev", "created_at", "updated_at", "field_revs"})

@@ -19,12 +19,12 @@ from typing import Any, Iterable
 from sqlalchemy import select
 
 from ..accounts.models import Membership
+from ..audit import record_audit
 from ..auth import Principal
 from ..catalog.models import PurchaseOrder
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..extensions import db
 from ..models import utcnow
-from ..sync.models import AuditEvent
 from .forecast import AlertSpec
 from .models import CAPA_STEPS, CapaStep, Issue
 from .service import refresh_alerts, require_brand, require_party, store_upload
@@ -126,8 +126,7 @@ def verify_effectiveness(p: Principal, issue: Issue, po: PurchaseOrder, effectiv
     row.effective, row.verified_by_id, row.verified_at = effective, p.id, utcnow()
     if note:
         row.description = (row.description + "\n" if row.description else "") + f"Brand: {note}"
-    db.session.add(AuditEvent(entity="issue", record_id=issue.id, action="capa_verify", user_id=p.id,
-                              changes={"effective": [None, effective], "note": [None, note]}))
+    record_audit("issue", issue.id, None, "capa_verify", {"effective": [None, effective], "note": [None, note]}, p.id)
     db.session.commit()
     return row
 
@@ -160,8 +159,7 @@ def close_with_waiver(p: Principal, issue: Issue, po: PurchaseOrder, reason: str
     """Record the brand's waiver to close an issue whose CAPA is not proven effective (no commit)."""
     require_brand(p, po)
     issue.capa_waiver_reason = reason
-    db.session.add(AuditEvent(entity="issue", record_id=issue.id, action="capa_waiver", user_id=p.id,
-                              changes={"capa_waiver_reason": [None, reason]}))
+    record_audit("issue", issue.id, None, "capa_waiver", {"capa_waiver_reason": [None, reason]}, p.id)
 
 
 def overdue_step_alerts(po: PurchaseOrder, today: date) -> list[AlertSpec]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..audit import record_audit
 from ..auth import Principal
 from ..catalog.models import Batch, PurchaseOrder
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -39,8 +40,7 @@ class ReleaseBlocked(Conflict):
 
 def record_shipment_event(shipment: Shipment, action: str, changes: dict[str, Any], user_id: uuid.UUID | None) -> None:
     """Add an audit event about the shipment (no commit)."""
-    db.session.add(AuditEvent(entity="shipment", record_id=shipment.id, inspection_id=None, action=action,
-                              changes=changes, user_id=user_id))
+    record_audit("shipment", shipment.id, None, action, changes, user_id)
 
 
 def _shipment_lines(shipment: Shipment, po: PurchaseOrder) -> list:
