@@ -21,7 +21,9 @@ export async function setLang(code) {
 
 /** The string for `key` with {name} parameters filled in. */
 export function t(key, params = {}) {
-  const s = dict[key] ?? en[key] ?? key;
+  // "1 photo", not "1 photos": a KEY.one string, where the language has one, when n is 1.
+  const one = params.n === 1 ? dict[`${key}.one`] : undefined;
+  const s = one ?? dict[key] ?? en[key] ?? key;
   return s.replace(/\{(\w+)\}/g, (m, name) => (name in params ? String(params[name]) : m));
 }
 

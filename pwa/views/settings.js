@@ -56,7 +56,7 @@ export async function show(root, ctx) {
     const action = b.dataset.action;
     if (unsynced) {
       message.textContent = t(action === 'signout' ? 'settings.signoutBlocked' : 'settings.clearBlocked',
-        { changes: counts.pending, photos: counts.photosPending + counts.photosFailed });
+        { changes: t('count.changes', { n: counts.pending }), photos: t('count.photos', { n: counts.photosPending + counts.photosFailed }) });
       return;
     }
     if (action === 'signout') {

@@ -41,7 +41,8 @@ export async function show(root, ctx) {
       if (previous && previous !== data.user.id) {
         const counts = await refreshCounts();
         if (counts.pending + counts.photosPending + counts.photosFailed) {
-          error.textContent = t('signin.otherUser', { changes: counts.pending, photos: counts.photosPending + counts.photosFailed });
+          error.textContent = t('signin.otherUser', { changes: t('count.changes', { n: counts.pending }),
+            photos: t('count.photos', { n: counts.photosPending + counts.photosFailed }) });
           api('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: `Bearer ${data.token}` }, auth: false }).catch(() => {});
           button.disabled = false;
           button.textContent = t('signin.submit');

@@ -129,7 +129,7 @@ def test_inspection_done_offline_reaches_the_server_once(live_server, phone, art
     page.goto(url + "/#/settings")
     page.wait_for_selector("[data-action=signout]")
     page.locator("[data-action=signout]").click()
-    expect(page.get_by_test_id("settings-message")).to_contain_text(f"{pending} changes and 1 photos are not synced")
+    expect(page.get_by_test_id("settings-message")).to_contain_text(f"{pending} changes and 1 photo are not synced")
     page.screenshot(path=shots / "04-settings.png", full_page=True)
 
     # Close and reopen, still offline: nothing is lost.

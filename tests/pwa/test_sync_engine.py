@@ -203,7 +203,7 @@ def test_another_user_cannot_sign_in_over_unsynced_work(live_server, page):
     page.get_by_label("Email").fill("reviewer@demo.lineside.test")
     page.get_by_label("Password").fill("demo-reviewer")
     page.locator("#signin button[type=submit]").click()
-    expect(page.locator("#signin .form-error")).to_contain_text("1 unsynced changes and 0 photos of another user")
+    expect(page.locator("#signin .form-error")).to_contain_text("1 change and 0 photos of another user")
     session = page.evaluate("async () => (await window.lineside.getAll('kv'))")
     assert "inspector@demo.lineside.test" in str(session) and "reviewer@demo" not in str(session)
 

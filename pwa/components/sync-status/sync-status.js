@@ -54,7 +54,7 @@ class SyncStatus extends HTMLElement {
     const s = state;
     const p = this.parts;
     const parts = [s.pending ? t('sync.pending', { n: s.pending }) : t('sync.pendingNone')];
-    if (s.photosPending) parts.push(t(s.photosPending === 1 ? 'sync.photo' : 'sync.photos', { n: s.photosPending }));
+    if (s.photosPending) parts.push(t('sync.photos', { n: s.photosPending }));
     const pct = s.upload && s.upload.total ? Math.round((100 * s.upload.loaded) / s.upload.total) : null;
     const offline = s.error?.key === 'sync.error.unreachable';
     this.dataset.level = s.error && !offline ? 'error' : (s.pending || s.photosPending || offline ? 'pending' : 'ok');
@@ -67,7 +67,7 @@ class SyncStatus extends HTMLElement {
     p.last.textContent = s.lastSync ? t('sync.last', { when: when(s.lastSync) }) : t('sync.never');
     const problems = s.issues + (s.photosFailed ?? 0);
     p.issues.hidden = !problems;
-    p.issues.textContent = problems ? t(problems === 1 ? 'sync.issue' : 'sync.issues', { n: problems }) : '';
+    p.issues.textContent = problems ? t('sync.issues', { n: problems }) : '';
     p.button.dataset.action = s.needsSignIn ? 'signin' : 'sync';
     p.button.textContent = s.needsSignIn ? t('sync.signin') : (s.running ? t('sync.running') : t('sync.now'));
     p.button.disabled = s.running && !s.needsSignIn;
