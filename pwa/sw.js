@@ -47,6 +47,7 @@ const APP_SHELL = [
   '/app/views/review-queue.js',
   '/app/views/settings.js',
   '/app/views/sign-off.js',
+  '/app/views/analysis.js',
   '/app/views/sign-in.js',
 ];
 

@@ -11,6 +11,7 @@ import { deletePhoto, deleteRecord, newId, saveRecord, undoDelete } from '../lib
 import { computeVerdict } from '../lib/verdict.js';
 import { reasonText, t } from '../i18n/index.js';
 import { showSignOff, signatureSvg } from './sign-off.js';
+import { analysisHtml } from './analysis.js';
 
 const CLASSES = ['critical', 'major', 'minor'];
 const SHOWN_UNITS = 5;
@@ -622,6 +623,7 @@ class InspectionScreen {
         return html`<li>${src ? html`<img src="${src}" alt="${p.fields.item_key ?? p.fields.defect_id ?? ''}">` : ''}
           <span class="badge ${state === 'done' ? 'ok' : 'warn'}" data-testid="photo-state">${t(`photo.state.${state}`)}</span>
           ${d ? html`<span class="badge decision-${d.decision}">${t(`insp.decision.${d.decision}`)}</span>` : ''}
+          ${analysisHtml(p.fields.analysis)}
           <button type="button" class="small" data-action="delete-photo" data-id="${p.id}">${t('edit.deletePhoto')}</button>
           ${state === 'failed' ? html`<p class="problem" role="alert" data-testid="photo-problem">${t('photo.error', { detail: local.last_error ?? '' })}</p>
             <button type="button" class="small" data-action="retry-photo" data-id="${p.id}">${t('photo.retry')}</button>` : ''}</li>`;

@@ -10,6 +10,7 @@ import { html, render } from '../lib/html.js';
 import { newId, saveRecord } from '../lib/store.js';
 import { t, when } from '../i18n/index.js';
 import { optional, reasonText } from './review-queue.js';
+import { analysisHtml } from './analysis.js';
 
 const fmt = (x) => (typeof x === 'number' ? String(Math.round(x * 100) / 100) : '—');
 
@@ -30,6 +31,7 @@ export async function show(root, ctx, photoId) {
     ${detail === null ? html`<p class="notice" data-testid="review-unavailable">${t('review.unavailable')}</p>` : html`
       <p class="muted">${detail.purchase_order?.po_number ?? ''} · ${detail.product?.name ?? ''} · ${(detail.flag_reasons ?? []).map(reasonText).join(', ')}</p>`}
     <div class="compare">${img(goldenUrl, t('review.golden'), 'golden')}${img(detail?.photo_url, t('review.photo'), 'photo')}${img(detail?.overlay_url, t('review.overlay'), 'overlay')}</div>
+    ${analysisHtml(detail?.analysis, 'review-analysis')}
     ${detail?.measurements?.length ? html`<table class="plan"><thead><tr><th scope="col">${t('review.measure')}</th>
         <th scope="col">${t('review.value')}</th><th scope="col">${t('review.nominal')}</th><th scope="col">${t('review.result')}</th></tr></thead>
       <tbody>${detail.measurements.map((m) => html`<tr class="${m.within === false ? 'cls-rejected' : ''}"><th scope="row">${m.name}</th>
