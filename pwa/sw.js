@@ -48,6 +48,7 @@ const APP_SHELL = [
   '/app/views/settings.js',
   '/app/views/sign-off.js',
   '/app/views/analysis.js',
+  '/app/views/report-actions.js',
   '/app/views/sign-in.js',
 ];
 

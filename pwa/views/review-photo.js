@@ -40,6 +40,7 @@ export async function show(root, ctx, photoId) {
     ${detail?.decisions?.length ? html`<ul class="plain">${detail.decisions.map((d) => html`<li>
       <span class="badge decision-${d.decision}">${t(`insp.decision.${d.decision}`)}</span> ${d.comment ?? ''}
       <span class="muted">${d.created_at ? when(Date.parse(d.created_at)) : ''}</span></li>`)}</ul>` : ''}
+    ${inspectionId ? html`<section id="report" class="card" aria-labelledby="report-h"></section>` : ''}
     <form id="decide" class="card" novalidate>
       <label for="comment">${t('review.comment')}</label>
       <textarea id="comment" name="comment" rows="3" maxlength="5000"></textarea>
@@ -50,6 +51,7 @@ export async function show(root, ctx, photoId) {
       </div>
       <p class="saved" role="status" aria-live="polite" data-testid="decision-status"></p>
     </form>`);
+  if (inspectionId) (await import('./report-actions.js')).showReportActions(root.querySelector('#report'), inspectionId);
   const form = root.querySelector('#decide');
   const status = form.querySelector('.saved');
   form.addEventListener('submit', async (e) => {
