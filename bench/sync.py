@@ -68,7 +68,7 @@ def run(url: str, n: int, batch: int) -> dict[str, float]:
         from server.inspect.models import Inspection
 
         inspections = []
-        for k in range(ROUNDS * n // batch + 2):
+        for _ in range(ROUNDS * n // batch + 2):
             i = Inspection(kind="inline", purchase_order_id=demo_id("po:42"), batch_id=demo_id("batch:A"),
                            product_id=demo_id("product:tray"), template_id=demo_id("template:tray:1"),
                            inspector_id=demo_id("user:inspector"), golden_sample_id=demo_id("golden:tray:1"),

@@ -56,7 +56,7 @@ def seed_demo_extras() -> None:
     for key, value in DEMO_ANSWERS.items():
         add(ChecklistResponse, "response", f"response:A:{key}", {"item_key": key, "value": value})
     for unit, values in enumerate(DEMO_MEASUREMENTS_MM):
-        for name, value in zip(("length", "width", "height"), values):
+        for name, value in zip(("length", "width", "height"), values, strict=True):
             add(Measurement, "measurement", f"measurement:A:{unit}:{name}",
                 {"dimension_spec_id": demo_id(f"spec:{name}"), "unit_index": unit, "value_entered": value,
                  "unit_entered": "mm", "source": "manual"})

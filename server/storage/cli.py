@@ -109,9 +109,9 @@ def _human_bytes(n: float) -> str:
         return f"{int(n)} bytes"
     for unit in ("KB", "MB", "GB"):
         n /= 1024
-        if n < 1024:
-            break
-    return f"{n:.1f} {unit}"
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}"
+    raise AssertionError("unreachable: the loop returns at GB")
 
 
 COMMANDS = [purge_blobs_cmd, storage_setup_cmd]

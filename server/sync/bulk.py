@@ -72,7 +72,7 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     prepared = _prepare(conn, table)
     columns = []
-    for name, proc in zip(prepared.names, prepared.procs):
+    for name, proc in zip(prepared.names, prepared.procs, strict=True):
         values = [row[name] for row in rows]
         if proc is not None:
             out, last, last_out = [], object(), None
@@ -82,12 +82,12 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
                 out.append(last_out)
             values = out
         columns.append(values)
-    params: list = list(zip(*columns))
+    params: list = list(zip(*columns, strict=True))
     if conn.dialect.name == "postgresql":
         _copy(conn, prepared, params)
         return
     if not prepared.positional:
-        params = [dict(zip(prepared.names, p)) for p in params]
+        params = [dict(zip(prepared.names, p, strict=True)) for p in params]
     conn.exec_driver_sql(prepared.sql, params)
 
 

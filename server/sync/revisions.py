@@ -34,5 +34,5 @@ def _assign_revisions(session: Session, flush_context, instances) -> None:
     rows += [o for o in session.dirty if isinstance(o, SyncMixin) and session.is_modified(o)]
     if not rows:
         return
-    for obj, rev in zip(rows, take_revisions(session, len(rows))):
+    for obj, rev in zip(rows, take_revisions(session, len(rows)), strict=True):
         obj.rev = rev

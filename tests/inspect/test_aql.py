@@ -28,8 +28,8 @@ TABLE_1 = [
     (150001, 500000, "DEGJMPQ"),
     (500001, 10**9, "DEHKNQR"),
 ]
-NORMAL_N = dict(zip(LETTERS, (2, 3, 5, 8, 13, 20, 32, 50, 80, 125, 200, 315, 500, 800, 1250, 2000)))
-REDUCED_N = dict(zip(LETTERS, (2, 2, 2, 3, 5, 8, 13, 20, 32, 50, 80, 125, 200, 315, 500, 800)))
+NORMAL_N = dict(zip(LETTERS, (2, 3, 5, 8, 13, 20, 32, 50, 80, 125, 200, 315, 500, 800, 1250, 2000), strict=True))
+REDUCED_N = dict(zip(LETTERS, (2, 2, 2, 3, 5, 8, 13, 20, 32, 50, 80, 125, 200, 315, 500, 800), strict=True))
 # A lot size whose level II code letter is the key (for table cell tests).
 LOT_FOR_II = {"A": 5, "B": 12, "C": 20, "D": 40, "E": 80, "F": 120, "G": 200, "H": 400,
               "J": 1000, "K": 2000, "L": 5000, "M": 20000, "N": 100000, "P": 300000, "Q": 600000}

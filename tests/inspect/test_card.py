@@ -87,7 +87,7 @@ def test_printed_markers_are_where_the_geometry_says(paper):
     px_per_mm = dpi / 25.4
     w_mm, h_mm = card.PAPER_SIZES_MM[paper]
     offset = np.array([(w_mm - G.width_mm) / 2, (h_mm - G.height_mm) / 2])
-    for c, i in zip(corners, ids.ravel()):
+    for c, i in zip(corners, ids.ravel(), strict=True):
         expected = (G.marker_corners_mm(int(i)) + offset) * px_per_mm
         # Detected corners sit on the outer edge of the border pixels: within a pixel.
         assert np.abs(c.reshape(4, 2) - expected).max() < 1.5

@@ -16,7 +16,6 @@ from server.inspect.color import delta_e_cie2000
 from server.inspect.drift import (
     D2_MOVING_RANGE,
     LEVEL_ALARM,
-    LEVEL_WARNING,
     RULE_EWMA,
     RULE_TREND,
     AlertPlan,

@@ -180,7 +180,7 @@ def test_inspection_done_offline_reaches_the_server_once(live_server, phone, art
 
     # A reviewer asks for a retake; the decision reaches the phone as a task.
     client = live_server.app.test_client()
-    token = client.post("/api/v1/auth/login", json=dict(zip(("email", "password"), REVIEWER))).get_json()["token"]
+    token = client.post("/api/v1/auth/login", json=dict(zip(("email", "password"), REVIEWER, strict=True))).get_json()["token"]
     r = client.post("/api/v1/sync/push", headers={"Authorization": f"Bearer {token}"}, json={
         "client_id": str(uuid.uuid4()), "protocol": 1, "mutations": [{
             "mutation_id": str(uuid.uuid4()), "entity": "decision", "id": str(uuid.uuid4()), "op": "upsert",
@@ -215,7 +215,7 @@ def test_marking_a_retake_done_reaches_the_server(live_server, phone):
 
     inspection_id, photo_id = demo_id("inspection:inline:A"), demo_id("photo:A:unit")
     client = live_server.app.test_client()
-    token = client.post("/api/v1/auth/login", json=dict(zip(("email", "password"), REVIEWER))).get_json()["token"]
+    token = client.post("/api/v1/auth/login", json=dict(zip(("email", "password"), REVIEWER, strict=True))).get_json()["token"]
     r = client.post("/api/v1/review/photos/%s/decisions" % photo_id, headers={"Authorization": f"Bearer {token}"},
                     json={"decision": "retake", "comment": "Too dark"})
     assert r.status_code in (200, 201), r.get_json()

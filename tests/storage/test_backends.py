@@ -7,6 +7,7 @@ import os
 
 import pytest
 import requests
+from botocore.exceptions import ClientError
 
 from server.storage.backends import InvalidKey, LocalStorage, S3Storage, sha256_of, storage_from_config
 from tests.support.s3 import s3_bucket, s3_server  # noqa: F401
@@ -110,7 +111,7 @@ def test_s3_presigned_put_and_get_work_over_http(s3_server, s3_bucket):  # noqa:
 
 def test_s3_ping_fails_for_a_missing_bucket(s3_server):  # noqa: F811
     storage = S3Storage("no-such-bucket-here", endpoint_url=s3_server, path_style=True)
-    with pytest.raises(Exception):
+    with pytest.raises(ClientError, match="404|NoSuchBucket|Not Found"):
         storage.ping()
 
 

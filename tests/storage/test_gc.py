@@ -335,7 +335,7 @@ def test_listing_finds_objects_by_prefix_with_size_and_time(app):
 # -- storage-setup -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("storage_kind", ["s3"])
-def test_storage_setup_sets_cors_and_lifecycle_on_the_bucket(app, runner, storage_kind):
+def test_storage_setup_sets_cors_and_lifecycle_on_the_bucket(app, runner, storage_kind):  # noqa: F811 (the parameter, not the imported fixture)
     storage = get_storage(app)
     s3 = s3_client(app.config["S3_ENDPOINT_URL"])
     s3.put_bucket_lifecycle_configuration(Bucket=storage.bucket, LifecycleConfiguration={"Rules": [
@@ -364,19 +364,19 @@ def test_storage_setup_sets_cors_and_lifecycle_on_the_bucket(app, runner, storag
     (["--origin", "app.example.com"], "is not an origin"),
     (["--origin", "https://app.example.com/pwa"], "is not an origin"),
 ])
-def test_storage_setup_refuses_missing_or_bad_origins(app, runner, storage_kind, args, message):
+def test_storage_setup_refuses_missing_or_bad_origins(app, runner, storage_kind, args, message):  # noqa: F811 (the parameter, not the imported fixture)
     result = runner.invoke(args=["storage-setup", *args])
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("storage_kind", ["local"])
-def test_storage_setup_on_the_local_folder_needs_nothing(app, runner, storage_kind):
+def test_storage_setup_on_the_local_folder_needs_nothing(app, runner, storage_kind):  # noqa: F811 (the parameter, not the imported fixture)
     result = runner.invoke(args=["storage-setup", "--origin", "https://app.example.com"])
     assert result.exit_code == 0 and "needs no setup" in result.output
 
 
 @pytest.mark.parametrize("storage_kind", ["s3"])
-def test_a_missing_bucket_is_a_clear_error(app, runner, storage_kind):
+def test_a_missing_bucket_is_a_clear_error(app, runner, storage_kind):  # noqa: F811 (the parameter, not the imported fixture)
     app.config["STORAGE_URL"] = "s3://lineside-no-such-bucket/x"
     app.extensions.pop("lineside.storage", None)
     for args in (["purge-blobs"], ["storage-setup", "--origin", "https://app.example.com"]):

@@ -91,7 +91,7 @@ class SyncClient:
         r = self.push()
         assert r.status_code == 200, r.get_json()
         results = r.get_json()["results"]
-        for m, res in zip(list(self.outbox), results):
+        for m, res in zip(list(self.outbox), results, strict=True):  # one answer per mutation
             assert res["mutation_id"] == m["mutation_id"]
             self.outbox.remove(m)
             rec = self.store.get((m["entity"], m["id"]))

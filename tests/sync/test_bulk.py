@@ -51,7 +51,7 @@ def test_bulk_rows_read_back_as_sqlalchemy_written_ones(app, demo, make):
     db.session.commit()
     mine, theirs = _read(table, [r["id"] for r in variants]), _read(table, [r["id"] for r in twins])
     assert len(mine) == len(variants)
-    for row, twin in zip(variants, twins):
+    for row, twin in zip(variants, twins, strict=True):
         got, expected = dict(mine[row["id"]]), dict(theirs[twin["id"]])
         got.pop("id"), expected.pop("id")
         assert got == expected

@@ -54,7 +54,7 @@ def send(phone: SyncClient, mutations: list[dict]) -> None:
         results = phone.push(mutations).get_json()["results"]
     except Dropped:
         return
-    for m, res in zip(mutations, results):
+    for m, res in zip(mutations, results, strict=True):  # one answer per mutation
         phone.outbox.remove(m)
         rec = phone.store.get((m["entity"], m["id"]))
         if rec is not None and res.get("rev") is not None:
@@ -67,7 +67,7 @@ def model_of(log: list[tuple[dict, list[dict]]]) -> dict[str, dict]:
     seen: dict[str, str] = {}
     for body, results in log:
         assert len(results) == len(body["mutations"])
-        for m, res in zip(body["mutations"], results):
+        for m, res in zip(body["mutations"], results, strict=True):
             mid = m["mutation_id"]
             if mid in seen:
                 assert res["status"] == "duplicate" and res["original_status"] == seen[mid], (m, res)

@@ -63,7 +63,7 @@ def test_concurrent_requests_with_the_same_mutations_apply_them_once(app, as_ins
             t.join()
     assert [a.status_code for a in answers] == [200, 200], [a.get_json() for a in answers]
     results = [a.get_json()["results"] for a in answers]
-    for one, two in zip(*results):
+    for one, two in zip(*results, strict=True):
         assert sorted([one["status"], two["status"]]) == ["applied", "duplicate"]
         assert one["rev"] == two["rev"]
     assert count(ChecklistResponse, ChecklistResponse.inspection_id == uuid.UUID(insp)) >= 60
