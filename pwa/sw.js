@@ -41,15 +41,21 @@ const APP_SHELL = [
   '/app/components/update-prompt/update-prompt.js',
   '/app/views/inspection-list.js',
   '/app/views/inspection-view.js',
+  '/app/views/settings.js',
+  '/app/views/sign-off.js',
+  '/app/views/analysis.js',
+  '/app/views/sign-in.js',
+];
+
+// Screens for brand reviewers and managers, who work online: not downloaded by every phone at
+// install (an inspector's cheap phone on bad Wi-Fi never needs them), but kept in the same
+// versioned cache the first time they are opened (cacheFirst), so they work offline after that.
+const ON_DEMAND = [
   '/app/views/po-list.js',
   '/app/views/po-timeline.js',
   '/app/views/review-photo.js',
   '/app/views/review-queue.js',
-  '/app/views/settings.js',
-  '/app/views/sign-off.js',
-  '/app/views/analysis.js',
   '/app/views/report-actions.js',
-  '/app/views/sign-in.js',
 ];
 
 self.addEventListener('install', (event) => {
