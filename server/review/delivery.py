@@ -198,8 +198,9 @@ def attempt_delivery(delivery_id: str, *, jitter: float = 0.0) -> tuple[str, flo
     return d.status, retry_in
 
 
-def send_alert_email(alert_id: str, event_type: str) -> int:
-    """E-mail an alert event to the brand's reviewers and admins through SMTP.
+def send_alert_email(alert_id: str, event_type: str, audience: str = "brand") -> int:
+    """E-mail an alert event through SMTP to the brand's reviewers and admins (``audience="brand"``)
+    or to the managers and admins of the factory whose batch drifts (``"factory"``).
 
     Does nothing (returns 0) without ``SMTP_HOST`` or recipients. Returns the number of
     recipients. Raises ``smtplib.SMTPException`` or ``OSError`` when the server fails, so the
@@ -207,7 +208,7 @@ def send_alert_email(alert_id: str, event_type: str) -> int:
     """
     from ..extensions import db
     from .models import DriftAlert
-    from .service import alert_payload, brand_recipients
+    from .service import alert_payload, brand_recipients, factory_of_alert, factory_recipients
 
     cfg = current_app.config
     if not cfg["SMTP_HOST"]:
@@ -215,22 +216,27 @@ def send_alert_email(alert_id: str, event_type: str) -> int:
     alert = db.session.get(DriftAlert, uuid.UUID(str(alert_id)))
     if alert is None:
         return 0
-    to = brand_recipients(alert.brand_id)
+    to = factory_recipients(factory_of_alert(alert)) if audience == "factory" else brand_recipients(alert.brand_id)
     if not to:
         return 0
     data = alert_payload(alert)
+    resolved = event_type == "drift.alert.resolved"
     what = {"drift.alert.opened": "New", "drift.alert.escalated": "Escalated",
             "drift.alert.resolved": "Resolved"}.get(event_type, "Update")
+    # A resolved alert says so: the message of the firing rule ("moving away from the golden
+    # sample") is no longer true and must not be the headline.
+    headline = (f"Back in control: {alert.standard_name} ({alert.kind}) of batch {data['batch_code']}"
+                if resolved else alert.message)
     msg = EmailMessage()
-    msg["Subject"] = f"[Lineside] {what} {alert.level}: {alert.message}"[:200]
+    msg["Subject"] = f"[Lineside] {what} {alert.level}: {headline}"[:200]
     msg["From"] = cfg["SMTP_FROM"]
     msg["To"] = ", ".join(to)
     msg["Message-ID"] = f"<{uuid.uuid4()}@lineside>"
     base = (cfg.get("PUBLIC_BASE_URL") or "").rstrip("/")
-    lines = [alert.message, "",
+    lines = [headline, "",
              f"Batch: {data['batch_code']}", f"Standard: {alert.standard_name} ({alert.kind})",
              f"Rule: {alert.rule}, level {alert.level}, status {alert.status}"]
-    if alert.direction:
+    if alert.direction and not resolved:
         lines.append(f"Direction: {alert.direction}")
     if "delta_e" in (alert.details or {}):
         lines.append(f"Latest ΔE00 to the golden sample: {alert.details['delta_e']}")

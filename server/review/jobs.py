@@ -42,12 +42,12 @@ def deliver_webhook(self, delivery_id: str) -> str:
 
 
 @shared_task(bind=True, name="review.send_alert_email", ignore_result=True)
-def send_alert_email(self, alert_id: str, event_type: str) -> int:
-    """E-mail an alert event to the brand's reviewers; retried with back-off when SMTP fails."""
+def send_alert_email(self, alert_id: str, event_type: str, audience: str = "brand") -> int:
+    """E-mail an alert event to the brand's reviewers (or the factory's managers); retried with back-off."""
     from .delivery import send_alert_email as send
 
     try:
-        return send(alert_id, event_type)
+        return send(alert_id, event_type, audience)
     except (smtplib.SMTPException, OSError) as exc:
         db.session.rollback()
         log.warning("alert e-mail %s for %s failed: %s", event_type, alert_id, exc)
@@ -82,6 +82,6 @@ def dispatch(pending: list[tuple]) -> None:
             if item[0] == "webhook":
                 deliver_webhook.delay(item[1])
             elif item[0] == "email":
-                send_alert_email.delay(item[1], item[2])
+                send_alert_email.delay(*item[1:])
         except Exception:  # a broker hiccup must not fail the request that caused the event
             log.exception("could not queue %s", item)

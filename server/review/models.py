@@ -58,6 +58,10 @@ class DriftAlert(IdMixin, TimestampMixin, db.Model):
     acknowledged_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledge_note: Mapped[str] = mapped_column(Text, default="")
+    # The factory's answer (what it found and does about the drift), with who and when.
+    answer: Mapped[str] = mapped_column(Text, default="", server_default="")
+    answered_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

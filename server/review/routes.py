@@ -12,7 +12,7 @@ from ..inspect.chart import render_drift_svg
 from ..pagination import paginate_query
 from . import service
 from .models import DriftAlert
-from .schemas import (AcknowledgeSchema, DriftAlertQuerySchema, DriftAlertSchema, BatchDriftSchema, ReviewCommentSchema,
+from .schemas import (AcknowledgeSchema, AnswerSchema, DriftAlertQuerySchema, DriftAlertSchema, BatchDriftSchema, ReviewCommentSchema,
                       ReviewDecisionSchema, DriftQuerySchema, PhotoDetailSchema, QueueItemSchema, QueueQuerySchema,
                       SvgQuerySchema, WebhookCreatedSchema, WebhookDeliverySchema, WebhookSchema,
                       WebhookUpdateSchema)
@@ -106,6 +106,15 @@ class AlertAcknowledge(MethodView):
     def post(self, body, alert_id: uuid.UUID):
         """Acknowledge an alert; it still resolves itself when the process is back in control"""
         return service.acknowledge_alert(require(), alert_id, body["note"])
+
+
+@blp.route("/alerts/<uuid:alert_id>/answer")
+class AlertAnswer(MethodView):
+    @blp.arguments(AnswerSchema)
+    @blp.response(200, DriftAlertSchema)
+    def post(self, body, alert_id: uuid.UUID):
+        """The factory answers a drift alert of its batch (what it found, what it does)"""
+        return service.answer_alert(require(), alert_id, body["body"])
 
 
 @blp.route("/batches/<uuid:batch_id>/drift")

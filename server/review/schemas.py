@@ -140,7 +140,14 @@ class DriftAlertSchema(Schema):
     acknowledged_by_id = fields.UUID(allow_none=True)
     acknowledged_at = fields.DateTime(allow_none=True)
     acknowledge_note = fields.String()
+    answer = fields.String(metadata={"description": "the factory's answer"})
+    answered_by_id = fields.UUID(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
     resolved_at = fields.DateTime(allow_none=True)
+
+
+class AnswerSchema(Schema):
+    body = fields.String(required=True, validate=validate.Length(min=1, max=5000))
 
 
 class AcknowledgeSchema(Schema):

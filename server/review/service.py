@@ -525,6 +525,7 @@ def update_batch_alerts(batch: Batch) -> list[DriftAlert]:
             alert = open_alerts[rule]
             alert.status, alert.open_slot, alert.resolved_at = "resolved", None, utcnow()
             alert.details = details
+            alert.message = _resolved_message(batch, alert)
             changed.append(alert)
             record_event(alert, "drift.alert.resolved")
     db.session.flush()
@@ -543,6 +544,12 @@ def _message(batch: Batch, alert: DriftAlert) -> str:
     rule = "steady rise in ΔE00" if alert.rule == drift_stats.RULE_TREND else "EWMA chart"
     text = f"{what} drift {alert.level} on batch {batch.code}, {alert.standard_name} ({rule})"
     return f"{text}: {alert.direction}" if alert.direction else text
+
+
+def _resolved_message(batch: Batch, alert: DriftAlert) -> str:
+    """The message of a resolved alert: back in control, without the direction it had drifted in."""
+    what = "Colour" if alert.kind == "colour" else alert.standard_name.capitalize()
+    return f"{what} on batch {batch.code}, {alert.standard_name}, is back in control ({alert.level} cleared)."
 
 
 def _alert_details(series: SeriesDrift) -> dict[str, Any]:
@@ -564,10 +571,28 @@ def _alert_details(series: SeriesDrift) -> dict[str, Any]:
 
 # -- alerts ----------------------------------------------------------------------------------
 
+def _factory_batches(factory_ids):
+    """Select of the ids of batches produced for POs of ``factory_ids``."""
+    return (select(Batch.id).join(POLine, Batch.po_line_id == POLine.id)
+            .join(PurchaseOrder, POLine.purchase_order_id == PurchaseOrder.id)
+            .where(PurchaseOrder.factory_id.in_(factory_ids)))
+
+
 def visible_alerts(p: Principal):
-    """Alerts of the caller's brands (reviewers and admins). Raises ``Forbidden`` for others."""
-    _require_reviewer(p)
-    return select(DriftAlert).where(_brand_scope(p, DriftAlert.brand_id))
+    """Alerts of the caller's brands (reviewers and admins) and of the batches of the factories they
+    manage (factory managers and admins: the factory whose batch drifts). Raises ``Forbidden`` for others."""
+    if p.is_platform_admin:
+        return select(DriftAlert)
+    managed = p.orgs_where(Action.manage_factory)
+    clauses = []
+    reviewed = p.orgs_where(Action.edit_brand)  # the brands where the user is a reviewer or an admin
+    if reviewed:
+        clauses.append(DriftAlert.brand_id.in_(reviewed))
+    if managed:
+        clauses.append(DriftAlert.batch_id.in_(_factory_batches(managed)))
+    if not clauses:
+        raise Forbidden("Only the brand's reviewers and the factory's managers see drift alerts.")
+    return select(DriftAlert).where(or_(*clauses))
 
 
 def get_alert(p: Principal, alert_id: uuid.UUID) -> DriftAlert:
@@ -599,15 +624,64 @@ def acknowledge_alert(p: Principal, alert_id: uuid.UUID, note: str = "") -> Drif
 # -- batches ---------------------------------------------------------------------------------
 
 def get_batch(p: Principal, batch_id: uuid.UUID) -> Batch:
-    """A batch of the caller's brands (reviewers and admins). Raises ``Forbidden`` or ``NotFound``."""
-    _require_reviewer(p)
+    """A batch of the caller's brands (reviewers and admins) or of a factory they manage (its drift chart).
+
+    Raises ``Forbidden`` (neither a reviewer nor a factory manager) or ``NotFound``.
+    """
+    managed = p.orgs_where(Action.manage_factory)
+    reviewed = p.orgs_where(Action.edit_brand)
+    if not (p.is_platform_admin or reviewed or managed):
+        raise Forbidden("Only the brand's reviewers and the factory's managers see drift charts.")
     batch = db.session.scalar(visible_batches(p).where(Batch.id == batch_id))
     if batch is None:
         raise NotFound("No such batch.")
-    _, po, _ = _batch_context(batch)
-    if not p.may(Action.edit_brand, po.brand_id):
-        raise NotFound("No such batch.")
+    if not p.is_platform_admin:
+        _, po, _ = _batch_context(batch)
+        if not (po.brand_id in reviewed or po.factory_id in managed):
+            raise NotFound("No such batch.")
     return batch
+
+
+def answer_alert(p: Principal, alert_id: uuid.UUID, body: str) -> DriftAlert:
+    """The factory whose batch drifts answers the alert (its managers and admins; the brand may too).
+
+    An answer also acknowledges an open alert. Raises ``Forbidden``, ``NotFound``,
+    ``ValidationFailed`` for an empty answer.
+    """
+    alert = get_alert(p, alert_id)
+    body = (body or "").strip()
+    if not body:
+        raise ValidationFailed(errors={"body": ["Write the answer."]})
+    alert.answer, alert.answered_by_id, alert.answered_at = body, p.id, utcnow()
+    if alert.status == "open":
+        alert.status, alert.acknowledged_by_id, alert.acknowledged_at = "acknowledged", p.id, utcnow()
+    record_audit("drift_alert", alert.id, None, "answer", {"answer": [None, body]}, p.id)
+    commit_and_dispatch()
+    return alert
+
+
+def factory_of_alert(alert: DriftAlert) -> uuid.UUID | None:
+    return db.session.scalar(select(PurchaseOrder.factory_id).join(POLine, POLine.purchase_order_id == PurchaseOrder.id)
+                             .join(Batch, Batch.po_line_id == POLine.id).where(Batch.id == alert.batch_id))
+
+
+def factory_recipients(factory_id: uuid.UUID | None) -> list[str]:
+    """E-mail addresses of the factory's active managers and admins."""
+    from ..accounts.models import Membership
+
+    if factory_id is None:
+        return []
+    return sorted(set(db.session.scalars(select(User.email).join(Membership, Membership.user_id == User.id).where(
+        Membership.organisation_id == factory_id, Membership.role.in_(roles_granting(Action.manage_factory)),
+        User.is_active.is_(True))).all()))
+
+
+def drift_alerts_of_po(po: PurchaseOrder) -> list[DriftAlert]:
+    """Unresolved drift alerts of the PO's batches, alarms first."""
+    rows = db.session.scalars(select(DriftAlert).join(Batch, Batch.id == DriftAlert.batch_id)
+                              .join(POLine, POLine.id == Batch.po_line_id)
+                              .where(POLine.purchase_order_id == po.id, DriftAlert.status != "resolved")).all()
+    return sorted(rows, key=lambda a: (-_LEVEL_RANK.get(a.level, 0), a.opened_at))
 
 
 def pick_series(series: list[SeriesDrift], standard_id: uuid.UUID | None) -> SeriesDrift:
@@ -674,6 +748,7 @@ def record_event(alert: DriftAlert, event_type: str) -> None:
     # control limit) and belong in the feed and to webhook subscribers who ask for them.
     if alert.level == drift_stats.LEVEL_ALARM and event_type != "drift.alert.acknowledged":
         pending.append(("email", str(alert.id), event_type))
+        pending.append(("email", str(alert.id), event_type, "factory"))  # the factory whose batch drifts
 
 
 def commit_and_dispatch() -> None:

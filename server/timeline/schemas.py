@@ -432,6 +432,20 @@ class LineProgressSchema(Schema):
     produced_units = fields.Integer()
 
 
+class TimelineDriftSchema(Schema):
+    id = fields.UUID()
+    batch_id = fields.UUID()
+    kind = fields.String()
+    standard_name = fields.String()
+    rule = fields.String()
+    level = fields.String(metadata={"description": "warning | alarm"})
+    status = fields.String()
+    message = fields.String()
+    opened_at = fields.DateTime()
+    answer = fields.String()
+    answered_at = fields.DateTime(allow_none=True)
+
+
 class TimelineSchema(Schema):
     purchase_order = fields.Nested(PurchaseOrderSchema)
     today = fields.Date()
@@ -442,6 +456,8 @@ class TimelineSchema(Schema):
     inspections = fields.List(fields.Nested(TimelineInspectionSchema))
     alerts = fields.List(fields.Nested(AlertSchema))
     issues = fields.List(fields.Nested(IssueSchema))
+    drift_alerts = fields.List(fields.Nested(TimelineDriftSchema), metadata={
+        "description": "unresolved colour/dimension drift alerts of the PO's batches (not for inspectors)"})
     progress = fields.List(fields.Nested(LineProgressSchema))
     shipments = fields.List(fields.Nested(ShipmentDetailSchema))
 
@@ -465,6 +481,7 @@ class RiskRowSchema(Schema):
     produced_units = fields.Integer()
     total_units = fields.Integer()
     open_alerts = fields.Integer()
+    open_drift_alerts = fields.Integer()
     open_issues = fields.Integer()
     overdue_issues = fields.Integer()
     top_attention = fields.String(allow_none=True)

@@ -946,116 +946,160 @@ def _milestone(kind: str, subject: str, label: str, planned, forecast, actual, t
             "status": _status(planned, forecast, actual, today), "details": details}
 
 
+class _Stored:
+    """Hand-set milestone dates of a PO: they win over derived ones."""
+
+    def __init__(self, po: PurchaseOrder) -> None:
+        self.rows = {(m.kind, m.subject): m for m in db.session.scalars(
+            select(Milestone).where(Milestone.purchase_order_id == po.id))}
+
+    def planned(self, kind: str, default=None, subject: str = ""):
+        r = self.rows.get((kind, subject))
+        return r.planned_date if r and r.planned_date else default
+
+    def actual(self, kind: str, default=None, subject: str = ""):
+        r = self.rows.get((kind, subject))
+        return r.actual_date if r and r.actual_date else default
+
+
+def _day(dt) -> date | None:
+    return dt.date() if dt else None
+
+
+def _early_milestones(po: PurchaseOrder, st: _Stored, sched, f: fc.Forecast, materials, today: date) -> list[dict]:
+    """Golden samples, materials, scheduling and the production start."""
+    ms: list[dict[str, Any]] = []
+    prod_start = st.planned("production_start", sched.slot_start if sched else None)
+    for line in po.lines:
+        if line.deleted:
+            continue
+        gs = reference_golden_sample(line)
+        sku = line.product.sku
+        ms.append(_milestone("golden_sample_approved", sku, f"Golden sample approved: {sku}",
+                             st.planned("golden_sample_approved", None, sku) or st.planned("golden_sample_approved"),
+                             None, _day(gs.approved_at) if gs else None, today,
+                             golden_sample_version=gs.version if gs else None))
+    for m in materials:
+        ms.append(_milestone("materials_procured", m.name, f"Material: {m.name}", prod_start, m.eta, m.received_on,
+                             today, supplier=m.supplier, eta=m.eta))
+    scheduled = _day(sched.created_at) if sched and sched.production_line and sched.slot_start else None
+    ms.append(_milestone("production_scheduled", "", "Production scheduled", st.planned("production_scheduled"), None,
+                         st.actual("production_scheduled", scheduled), today,
+                         production_line=sched.production_line if sched else "",
+                         slot_start=sched.slot_start if sched else None, slot_end=sched.slot_end if sched else None))
+    ms.append(_milestone("production_start", "", "Production start", prod_start, f.start_date,
+                         st.actual("production_start"), today,
+                         override_reason=sched.start_override_reason if sched else ""))
+    return ms
+
+
+def _production_milestones(st: _Stored, sched, f: fc.Forecast, inspections, today: date) -> list[dict]:
+    """Inline inspections, production complete and the final inspections."""
+    ms = [_milestone("inline_inspection", str(i.id), "Inline inspection", _day(i.scheduled_for), None,
+                     _day(i.signed_off_at), today, inspection_id=str(i.id), verdict=i.final_verdict,
+                     inspection_status=i.status)
+          for i in inspections if i.kind == "inline"]
+    done = f.completion_date if f.remaining_units == 0 and f.produced_units > 0 else None
+    ms.append(_milestone("production_complete", "", "Production complete",
+                         st.planned("production_complete", sched.slot_end if sched else None), f.completion_date,
+                         st.actual("production_complete", done), today, produced_units=f.produced_units,
+                         remaining_units=f.remaining_units))
+    for i in [i for i in inspections if i.kind == "final"] or [None]:
+        ms.append(_milestone("final_inspection", str(i.id) if i else "", "Final inspection",
+                             (_day(i.scheduled_for) if i else None) or st.planned("final_inspection"),
+                             f.final_inspection_date,
+                             (_day(i.signed_off_at) if i else None) or st.actual("final_inspection"),
+                             today, inspection_id=str(i.id) if i else None, verdict=i.final_verdict if i else None))
+    return ms
+
+
+def _freight_milestones(po: PurchaseOrder, st: _Stored, f: fc.Forecast, ship: Shipment | None,
+                        today: date) -> list[dict]:
+    """Packing list, documents, booking, cut-off, departure and delivery of the first shipment."""
+    def of(attr):
+        return getattr(ship, attr) if ship else None
+
+    ms = [_milestone("packing_list_complete", "", "Packing list complete", st.planned("packing_list_complete"), None,
+                     st.actual("packing_list_complete", of("packing_list_completed_on")), today),
+          _milestone("export_documents_ready", "", "Export documents ready", st.planned("export_documents_ready"),
+                     None, st.actual("export_documents_ready", documents_ready_on(ship) if ship else None), today,
+                     missing=missing_documents(ship) if ship else []),
+          _milestone("container_booked", "", "Container booked", st.planned("container_booked"), None,
+                     st.actual("container_booked", of("booked_on")), today, booking_number=of("booking_number") or "")]
+    cutoff = of("cargo_cutoff")
+    # The cut-off is done once the cargo left and the day has come, never on a future date.
+    ms.append(_milestone("cargo_cutoff", "", "Cargo cut-off", st.planned("cargo_cutoff", cutoff), None,
+                         st.actual("cargo_cutoff", cutoff if of("departed_on") and cutoff and cutoff <= today
+                                   else None), today))
+    etd = st.planned("departed", of("etd") or po.planned_ship_date)
+    ready = f.ready_to_ship_date
+    ms.append(_milestone("departed", "", "Departed", etd, max(etd, ready) if etd and ready else (etd or ready),
+                         st.actual("departed", of("departed_on")), today, vessel=of("vessel") or ""))
+    ms.append(_milestone("delivered", "", "Delivered", st.planned("delivered", of("eta")), None,
+                         st.actual("delivered", of("delivered_on")), today))
+    return ms
+
+
+def po_drift_alerts(p: Principal, po: PurchaseOrder) -> list:
+    """Unresolved drift alerts of the PO's batches (not for inspectors)."""
+    if inspector_view(p, po):
+        return []
+    from ..review.service import drift_alerts_of_po
+
+    return drift_alerts_of_po(po)
+
+
+def _forecast_json(f: fc.Forecast) -> dict[str, Any]:
+    return {"produced_units": f.produced_units, "remaining_units": f.remaining_units,
+            "total_units": f.produced_units + f.remaining_units,
+            "rate_units_per_day": f.rate_units_per_day, "rate_source": f.rate_source,
+            "start_date": f.start_date, "completion_date": f.completion_date,
+            "final_inspection_date": f.final_inspection_date, "ready_to_ship_date": f.ready_to_ship_date,
+            "needed_by": f.needed_by, "needed_for": f.needed_for, "slack_days": f.slack_days}
+
+
 def po_timeline(p: Principal, po: PurchaseOrder, today: date | None = None) -> dict[str, Any]:
     """Everything the PO view shows, ready to render: milestones in order, attention items first."""
     today = today or today_utc()
     f, _ = wanted_alerts(po, today)
     sched = schedule_of(po)
-    stored = {(m.kind, m.subject): m for m in db.session.scalars(
-        select(Milestone).where(Milestone.purchase_order_id == po.id))}
-
-    def row(kind, subject=""):
-        return stored.get((kind, subject))
-
-    def planned(kind, default=None, subject=""):
-        r = row(kind, subject)
-        return r.planned_date if r and r.planned_date else default
-
-    def actual(kind, default=None, subject=""):
-        r = row(kind, subject)
-        return r.actual_date if r and r.actual_date else default
-
+    st = _Stored(po)
     inspections = db.session.scalars(select(Inspection).where(Inspection.purchase_order_id == po.id,
                                                               Inspection.deleted.is_(False))
                                      .order_by(Inspection.scheduled_for)).all()
-    if inspector_view(p, po):
+    hidden = inspector_view(p, po)
+    if hidden:
         inspections = [i for i in inspections if i.inspector_id == p.id]
     materials = db.session.scalars(select(Material).where(Material.purchase_order_id == po.id)
                                    .order_by(Material.eta)).all()
     shipments = db.session.scalars(select(Shipment).where(Shipment.purchase_order_id == po.id)
                                    .order_by(Shipment.reference)).all()
-    ship = shipments[0] if shipments else None
-    prod_start = planned("production_start", sched.slot_start if sched else None)
-    ms: list[dict[str, Any]] = []
-    for line in po.lines:
-        if line.deleted:
-            continue
-        gs = reference_golden_sample(line)
-        ms.append(_milestone("golden_sample_approved", line.product.sku, f"Golden sample approved: {line.product.sku}",
-                             planned("golden_sample_approved", None, line.product.sku) or
-                             planned("golden_sample_approved"), None,
-                             gs.approved_at.date() if gs and gs.approved_at else None, today,
-                             golden_sample_version=gs.version if gs else None))
-    for m in materials:
-        ms.append(_milestone("materials_procured", m.name, f"Material: {m.name}", prod_start, m.eta, m.received_on,
-                             today, supplier=m.supplier, eta=m.eta))
-    ms.append(_milestone("production_scheduled", "", "Production scheduled", planned("production_scheduled"), None,
-                         actual("production_scheduled", sched.created_at.date()
-                                if sched and sched.production_line and sched.slot_start else None), today,
-                         production_line=sched.production_line if sched else "",
-                         slot_start=sched.slot_start if sched else None, slot_end=sched.slot_end if sched else None))
-    ms.append(_milestone("production_start", "", "Production start", prod_start, f.start_date,
-                         actual("production_start"), today,
-                         override_reason=sched.start_override_reason if sched else ""))
-    for i in inspections:
-        if i.kind == "inline":
-            ms.append(_milestone("inline_inspection", str(i.id), "Inline inspection",
-                                 i.scheduled_for.date() if i.scheduled_for else None, None,
-                                 i.signed_off_at.date() if i.signed_off_at else None, today,
-                                 inspection_id=str(i.id), verdict=i.final_verdict, inspection_status=i.status))
-    complete_actual = actual("production_complete", f.completion_date if f.remaining_units == 0 and
-                             f.produced_units > 0 else None)
-    ms.append(_milestone("production_complete", "", "Production complete",
-                         planned("production_complete", sched.slot_end if sched else None), f.completion_date,
-                         complete_actual, today, produced_units=f.produced_units, remaining_units=f.remaining_units))
-    finals = [i for i in inspections if i.kind == "final"]
-    for i in finals or [None]:
-        ms.append(_milestone("final_inspection", str(i.id) if i else "", "Final inspection",
-                             (i.scheduled_for.date() if i and i.scheduled_for else None) or planned("final_inspection"),
-                             f.final_inspection_date,
-                             (i.signed_off_at.date() if i and i.signed_off_at else None) or actual("final_inspection"),
-                             today, inspection_id=str(i.id) if i else None, verdict=i.final_verdict if i else None))
-    ms.append(_milestone("packing_list_complete", "", "Packing list complete", planned("packing_list_complete"), None,
-                         actual("packing_list_complete", ship.packing_list_completed_on if ship else None), today))
-    ms.append(_milestone("export_documents_ready", "", "Export documents ready", planned("export_documents_ready"),
-                         None, actual("export_documents_ready", documents_ready_on(ship) if ship else None), today,
-                         missing=missing_documents(ship) if ship else []))
-    ms.append(_milestone("container_booked", "", "Container booked", planned("container_booked"), None,
-                         actual("container_booked", ship.booked_on if ship else None), today,
-                         booking_number=ship.booking_number if ship else ""))
-    cutoff = ship.cargo_cutoff if ship else None
-    # The cut-off is done once the cargo left and the day has come, never on a future date.
-    ms.append(_milestone("cargo_cutoff", "", "Cargo cut-off", planned("cargo_cutoff", cutoff), None,
-                         actual("cargo_cutoff", cutoff if ship and ship.departed_on and cutoff and cutoff <= today
-                                else None), today))
-    etd = planned("departed", (ship.etd if ship else None) or po.planned_ship_date)
-    ready = f.ready_to_ship_date
-    ms.append(_milestone("departed", "", "Departed", etd, max(etd, ready) if etd and ready else (etd or ready),
-                         actual("departed", ship.departed_on if ship else None), today,
-                         vessel=ship.vessel if ship else ""))
-    ms.append(_milestone("delivered", "", "Delivered", planned("delivered", ship.eta if ship else None), None,
-                         actual("delivered", ship.delivered_on if ship else None), today))
-
-    alerts = [] if inspector_view(p, po) else open_alerts(po)
+    ms = (_early_milestones(po, st, sched, f, materials, today) + _production_milestones(st, sched, f, inspections, today)
+          + _freight_milestones(po, st, f, shipments[0] if shipments else None, today))
+    alerts = [] if hidden else open_alerts(po)
+    drift = po_drift_alerts(p, po)
     issues = db.session.scalars(visible_issues(p, po).order_by(Issue.created_at)).all()
     open_issues = [i for i in issues if i.status in OPEN_ISSUE_STATUSES]
-    attention = attention_items(alerts, open_issues, ms, today)
     skus = {str(line.id): line.product.sku for line in po.lines}
     return {
-        "purchase_order": po, "today": today, "risk": risk_of(alerts, open_issues, f, today),
-        "forecast": {"produced_units": f.produced_units, "remaining_units": f.remaining_units,
-                     "total_units": f.produced_units + f.remaining_units,
-                     "rate_units_per_day": f.rate_units_per_day, "rate_source": f.rate_source,
-                     "start_date": f.start_date, "completion_date": f.completion_date,
-                     "final_inspection_date": f.final_inspection_date, "ready_to_ship_date": f.ready_to_ship_date,
-                     "needed_by": f.needed_by, "needed_for": f.needed_for, "slack_days": f.slack_days},
-        "attention": attention, "milestones": ms,
-        "inspections": inspections, "alerts": alerts, "issues": open_issues,
-        "progress": [] if inspector_view(p, po) else _progress_by_line(po),
-        "shipments": [] if inspector_view(p, po) else
+        "purchase_order": po, "today": today, "risk": risk_of(alerts, open_issues, f, today, drift),
+        "forecast": _forecast_json(f), "attention": attention_items(alerts, open_issues, ms, today, drift),
+        "milestones": ms, "inspections": inspections, "alerts": alerts, "issues": open_issues,
+        "drift_alerts": [_drift_json(a) for a in drift],
+        "progress": [] if hidden else _progress_by_line(po),
+        "shipments": [] if hidden else
         [{"shipment": s, "packing": packing_summary(packing_check(s, po), skus),
           "missing_documents": missing_documents(s)} for s in shipments],
     }
+
+
+DRIFT_SEVERITY = {"alarm": "high", "warning": "warning"}
+
+
+def _drift_json(a) -> dict[str, Any]:
+    return {"id": a.id, "batch_id": a.batch_id, "kind": a.kind, "standard_name": a.standard_name, "rule": a.rule,
+            "level": a.level, "status": a.status, "message": a.message, "opened_at": a.opened_at,
+            "answer": a.answer, "answered_at": a.answered_at}
 
 
 def _progress_by_line(po: PurchaseOrder) -> list[dict[str, Any]]:
@@ -1066,10 +1110,13 @@ def _progress_by_line(po: PurchaseOrder) -> list[dict[str, Any]]:
              "produced_units": produced.get(line.id, 0)} for line in po.lines if not line.deleted]
 
 
-def attention_items(alerts: list[PoAlert], issues: list[Issue], milestones: list[dict], today: date) -> list[dict]:
-    """What needs attention, most urgent first: alerts, overdue or severe issues, late milestones."""
+def attention_items(alerts: list[PoAlert], issues: list[Issue], milestones: list[dict], today: date,
+                    drift: Iterable = ()) -> list[dict]:
+    """What needs attention, most urgent first: alerts, drift alarms, overdue or severe issues, late milestones."""
     items = [{"type": "alert", "id": a.id, "severity": a.severity, "message": a.message, "kind": a.kind}
              for a in alerts]
+    items += [{"type": "drift_alert", "id": d.id, "severity": DRIFT_SEVERITY.get(d.level, "warning"),
+               "message": d.message, "kind": f"drift_{d.kind}"} for d in drift]
     for i in issues:
         overdue = fc.is_overdue(today, i.due_date, i.status)
         if overdue or i.severity in ("high", "critical"):
@@ -1083,9 +1130,11 @@ def attention_items(alerts: list[PoAlert], issues: list[Issue], milestones: list
     return sorted(items, key=lambda x: SEVERITY_RANK.get(x["severity"], 9))
 
 
-def risk_of(alerts: list[PoAlert], issues: list[Issue], f: fc.Forecast, today: date) -> dict[str, Any]:
-    """A score to sort POs by: open alerts and issues weighted by severity, plus days behind."""
+def risk_of(alerts: list[PoAlert], issues: list[Issue], f: fc.Forecast, today: date,
+            drift: Iterable = ()) -> dict[str, Any]:
+    """A score to sort POs by: open alerts, drift alerts and issues weighted by severity, plus days behind."""
     score = sum(ALERT_WEIGHT.get(a.severity, 1) for a in alerts)
+    score += sum(ALERT_WEIGHT.get(DRIFT_SEVERITY.get(d.level, "warning"), 1) for d in drift)
     score += sum(ISSUE_WEIGHT.get(i.severity, 1) + (5 if fc.is_overdue(today, i.due_date, i.status) else 0)
                  for i in issues)
     if f.slack_days is not None and f.slack_days < 0:
@@ -1107,9 +1156,11 @@ def po_risk_list(p: Principal, today: date | None = None, limit: int = 200) -> l
     for po in pos:
         f = fc.forecast(schedule_input(po, today))
         alerts = [] if inspector_view(p, po) else open_alerts(po)
+        drift = po_drift_alerts(p, po)
         issues = db.session.scalars(visible_issues(p, po).where(Issue.status.in_(OPEN_ISSUE_STATUSES))).all()
-        top = attention_items(alerts, issues, [], today)
-        out.append({"purchase_order": po, "risk": risk_of(alerts, issues, f, today),
+        top = attention_items(alerts, issues, [], today, drift)
+        out.append({"purchase_order": po, "risk": risk_of(alerts, issues, f, today, drift),
+                    "open_drift_alerts": len(drift),
                     "completion_date": f.completion_date, "needed_by": f.needed_by, "slack_days": f.slack_days,
                     "produced_units": f.produced_units, "total_units": f.produced_units + f.remaining_units,
                     "open_alerts": len(alerts), "open_issues": len(issues),
