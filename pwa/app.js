@@ -4,7 +4,10 @@
 import { getAll, kvGet, kvSet } from './lib/db.js';
 import { html, render } from './lib/html.js';
 import { setLang, preferredLang, t } from './i18n/index.js';
-import { checkStorage, refreshCounts, state as syncState, syncNow } from './lib/sync.js';
+import { checkStorage, refreshCounts, state as syncState } from './lib/sync-state.js';
+
+/** Run a sync (the engine module loads on first use, after the first screen is up). */
+const syncNow = (options) => import('./lib/sync.js').then((m) => m.syncNow(options));
 
 export { APP_VERSION } from './lib/version.js';
 const SYNC_INTERVAL_MS = 60 * 1000;

@@ -30,6 +30,7 @@ const APP_SHELL = [
   '/app/lib/platform.js',
   '/app/lib/store.js',
   '/app/lib/sync.js',
+  '/app/lib/sync-state.js',
   '/app/lib/tables.js',
   '/app/lib/verdict.js',
   '/app/lib/version.js',

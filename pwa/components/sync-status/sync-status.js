@@ -4,7 +4,9 @@
 
 import { html, render } from '../../lib/html.js';
 import { clock, t, when } from '../../i18n/index.js';
-import { state, syncNow } from '../../lib/sync.js';
+import { state } from '../../lib/sync-state.js';
+
+const syncNow = (options) => import('../../lib/sync.js').then((m) => m.syncNow(options));
 
 class SyncStatus extends HTMLElement {
   connectedCallback() {
