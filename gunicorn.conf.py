@@ -7,9 +7,17 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 timeout = 60
 graceful_timeout = 20
+# Request limits. What gunicorn refuses itself it answers with its own small HTML page (it cannot
+# be made to answer problem+json), so its limits sit above the app's: a URL up to URL_MAX_CHARS
+# (4096) and headers the app reads get a problem+json answer from the app (414, 431 ...); only
+# beyond these gunicorn answers 400/414/431 in HTML. See README "Production notes".
+limit_request_line = 8190  # gunicorn's maximum; the app refuses URLs over URL_MAX_CHARS with 414
+limit_request_fields = 100
+limit_request_field_size = 16380
 accesslog = "-"
 errorlog = "-"
-# Behind a proxy: trust X-Forwarded-* only from the proxy's address.
+# Behind a proxy: gunicorn trusts X-Forwarded-Proto/-SSL only from these addresses (the proxy's).
+# The app itself reads the client address from X-Forwarded-For through TRUSTED_PROXY_COUNT.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 

@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "S3_ENDPOINT_URL": "",
     "S3_REGION": "us-east-1",
     "S3_PATH_STYLE": False,
+    # the origin(s) phones reach photo storage at, for the PWA's Content-Security-Policy; "" = derived
+    # from STORAGE_URL and S3_ENDPOINT_URL (space-separated list, e.g. a CDN in front of the bucket)
+    "STORAGE_PUBLIC_ORIGIN": "",
     "STORAGE_PRESIGN_TTL_SECONDS": 900,
     "STORAGE_MULTIPART_THRESHOLD_BYTES": 16 * 1024 * 1024,
     "STORAGE_MULTIPART_PART_BYTES": 8 * 1024 * 1024,
@@ -46,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "PHOTO_MAX_PIXELS": 50_000_000,
     "PHOTO_CONTENT_TYPES": "image/jpeg,image/png,image/webp",
     "MAX_CONTENT_LENGTH_BYTES": 30 * 1024 * 1024,
+    # longer URLs (path and query) are refused with 414 problem+json (gunicorn's own limit is above it)
+    "URL_MAX_CHARS": 4096,
     # JSON bodies nested deeper than this (arrays and objects) are refused with 422 before parsing
     "JSON_MAX_DEPTH": 64,
     # sync
@@ -117,7 +122,8 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
     cfg.update(overrides or {})
 
     instance = Path(instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(instance)
     if not cfg["DATABASE_URL"]:
         cfg["DATABASE_URL"] = f"sqlite:///{instance / 'lineside.sqlite3'}"
     if not cfg["STORAGE_URL"]:
@@ -143,6 +149,15 @@ def load_config(instance_path: str | os.PathLike[str], overrides: dict[str, Any]
     cfg["OPENAPI_JSON_PATH"] = "openapi.json"
     cfg["JSON_SORT_KEYS"] = False
     return cfg
+
+
+def _owner_only(folder: Path) -> None:
+    """The instance folder holds the database, the secret key and the photos: its owner's only (0700)."""
+    try:
+        if folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
+    except OSError:  # not ours to change (a read-only mount): leave it, the files inside are 0600
+        pass
 
 
 def _sqlalchemy_url(url: str) -> str:

@@ -1,6 +1,8 @@
 """Database connection settings: SQLite in WAL mode with foreign keys on; JSON columns through orjson."""
 from __future__ import annotations
 
+import os
+
 from flask import Flask
 from sqlalchemy import event
 
@@ -12,10 +14,24 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
+            _create_private(engine.url.database)
             event.listen(engine, "connect", _sqlite_pragmas)
             # Python's sqlite3 opens transactions lazily; take the write lock at BEGIN instead,
             # so two writers queue instead of failing with "database is locked" mid-transaction.
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+
+def _create_private(path: str | None) -> None:
+    """Create the SQLite file readable by its owner only (0600) before SQLite does (it would use the
+    umask, often world-readable); its -wal and -shm files take the same mode. An existing file is left."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:  # a directory that does not exist yet: SQLite reports it clearly itself
+        pass
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -35,7 +35,7 @@ PROBLEM = "application/problem+json"
 
 _HTTP_CODES = {
     400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large",
+    405: "method_not_allowed", 409: "conflict", 410: "gone", 413: "payload_too_large", 414: "uri_too_long",
     415: "unsupported_media", 422: "validation_failed", 429: "rate_limited",
     500: "internal_error", 503: "unavailable",
 }

@@ -81,9 +81,34 @@ def find_bad_text(value: Any, path: str = "") -> tuple[str, str] | None:
     return None
 
 
+#: API endpoints anyone may call without signing in (their own token or link is the credential).
+PUBLIC_ENDPOINTS = frozenset({"accounts.Login", "accounts.PasswordResetConfirm", "blobs.StorageObject"})
+#: ... and those that take either a bearer token or a signed ``token`` query parameter.
+TOKEN_QUERY_ENDPOINTS = frozenset({"review.BatchDriftSvg"})
+
+
+def _sign_in_first() -> None:
+    """Authenticate before any body or query is judged: an anonymous caller gets 401, never field errors."""
+    if not request.path.startswith("/api/v1/") or request.method == "OPTIONS" or request.endpoint is None:
+        return
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    if request.endpoint in TOKEN_QUERY_ENDPOINTS and request.args.get("token"):
+        return
+    from .auth import current_principal
+
+    current_principal()  # raises Unauthenticated; cached for the view's own require()
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _refuse_unstorable_text():
+        limit = int(current_app.config["URL_MAX_CHARS"])
+        if len(request.full_path) > limit:
+            from .errors import problem
+
+            return problem(414, title="URI too long", detail=f"The URL is over {limit} characters.")
+        _sign_in_first()
         if request.path.startswith(RAW_PREFIX):
             return
         too_big_to_read = (request.path in JSON_PATHS and (request.content_length or 0)

@@ -9,15 +9,43 @@ files the server and the PWA share (the AQL tables). Every answer carries a CSP 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, send_from_directory
 
 PWA_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "pwa"))
 DATA_DIR = os.path.join(os.path.dirname(__file__), "inspect", "data")
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data: https: http:; "
-       "connect-src 'self' https: http:; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
-       "base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
+CSP_TEMPLATE = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:{storage}; "
+                "connect-src 'self'{storage}; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
+                "base-uri 'self'; frame-ancestors 'none'; form-action 'self'")
+CSP = CSP_TEMPLATE.format(storage="")
+
+
+def storage_origins(config: dict) -> list[str]:
+    """The origins the PWA loads photos from and uploads them to: none besides ``'self'`` for the local
+    folder; the S3 endpoint (path style), the bucket's host (virtual-hosted style) or AWS's, for S3.
+    ``STORAGE_PUBLIC_ORIGIN`` (space-separated) replaces the guess, e.g. for a CDN in front of the bucket."""
+    if config.get("STORAGE_PUBLIC_ORIGIN"):
+        return config["STORAGE_PUBLIC_ORIGIN"].split()
+    url = urlsplit(config.get("STORAGE_URL") or "")
+    if url.scheme != "s3":
+        return []
+    bucket = url.netloc
+    endpoint = urlsplit(config.get("S3_ENDPOINT_URL") or "")
+    if endpoint.scheme and endpoint.netloc:
+        if config.get("S3_PATH_STYLE"):
+            return [f"{endpoint.scheme}://{endpoint.netloc}"]
+        return [f"{endpoint.scheme}://{bucket}.{endpoint.netloc}", f"{endpoint.scheme}://{endpoint.netloc}"]
+    region = config.get("S3_REGION") or "us-east-1"
+    return [f"https://{bucket}.s3.{region}.amazonaws.com", f"https://s3.{region}.amazonaws.com",
+            f"https://{bucket}.s3.amazonaws.com"]
+
+
+def csp_for(config: dict) -> str:
+    """The Content-Security-Policy: images and connections only to this site and the photo storage."""
+    origins = storage_origins(config)
+    return CSP_TEMPLATE.format(storage="".join(f" {o}" for o in origins))
 
 
 def _no_cache(resp: Response) -> Response:
@@ -45,9 +73,11 @@ def init_app(app: Flask) -> None:
     """Register the PWA routes and the security headers on every answer."""
     trust_proxies(app)
 
+    csp = csp_for(app.config)
+
     @app.after_request
     def _security_headers(resp: Response) -> Response:
-        resp.headers.setdefault("Content-Security-Policy", CSP)
+        resp.headers.setdefault("Content-Security-Policy", csp)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         return resp

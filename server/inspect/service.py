@@ -410,6 +410,15 @@ def _advance_switching(insp: Inspection, outcome: dict[str, Any]) -> None:
             recompute_verdict(other)
 
 
+def _factory_makes(product: Product, factory_id: uuid.UUID) -> bool:
+    from ..catalog.models import POLine
+
+    return switching_record(product.id, factory_id) is not None or db.session.scalar(
+        select(POLine.id).join(PurchaseOrder, POLine.purchase_order_id == PurchaseOrder.id)
+        .where(POLine.product_id == product.id, PurchaseOrder.factory_id == factory_id,
+               PurchaseOrder.brand_id == product.brand_id, PurchaseOrder.deleted.is_(False)).limit(1)) is not None
+
+
 def switching_state_for(p: Principal, product_id: uuid.UUID, factory_id: uuid.UUID) -> dict[str, Any]:
     """The switching state of a product stream, for the brand and the factory's managers.
 
@@ -419,6 +428,10 @@ def switching_state_for(p: Principal, product_id: uuid.UUID, factory_id: uuid.UU
     if product is None or product.deleted:
         raise NotFound("No such product.")
     allowed = p.sees_whole_po(product.brand_id, factory_id)
+    if allowed and not (p.is_platform_admin or product.brand_id in p.brand_ids):
+        # A factory's manager sees only products their factory makes (a PO of the product's brand to
+        # the factory, or a switching record): another brand's product id answers 404 like a missing one.
+        allowed = _factory_makes(product, factory_id)
     if not allowed:
         raise NotFound("No such product.")
     rec = switching_record(product_id, factory_id)

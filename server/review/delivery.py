@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import smtplib
 import socket
 import time
@@ -198,6 +199,11 @@ def attempt_delivery(delivery_id: str, *, jitter: float = 0.0) -> tuple[str, flo
     return d.status, retry_in
 
 
+def header_safe(value: str) -> str:
+    """``value`` fit for a mail header: control characters (CR, LF, NUL ...) become single spaces."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
+
+
 def send_alert_email(alert_id: str, event_type: str, audience: str = "brand") -> int:
     """E-mail an alert event through SMTP to the brand's reviewers and admins (``audience="brand"``)
     or to the managers and admins of the factory whose batch drifts (``"factory"``).
@@ -228,7 +234,9 @@ def send_alert_email(alert_id: str, event_type: str, audience: str = "brand") ->
     headline = (f"Back in control: {alert.standard_name} ({alert.kind}) of batch {data['batch_code']}"
                 if resolved else alert.message)
     msg = EmailMessage()
-    msg["Subject"] = f"[Lineside] {what} {alert.level}: {headline}"[:200]
+    # Header values come from what users typed (a batch code): CR/LF would end the header (and
+    # EmailMessage refuses them, which stopped every alert e-mail of the batch).
+    msg["Subject"] = header_safe(f"[Lineside] {what} {alert.level}: {headline}")[:200]
     msg["From"] = cfg["SMTP_FROM"]
     msg["To"] = ", ".join(to)
     msg["Message-ID"] = f"<{uuid.uuid4()}@lineside>"

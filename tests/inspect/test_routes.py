@@ -71,9 +71,28 @@ def test_assigning_an_inspector_of_another_factory_is_refused(client, as_reviewe
 
 
 def test_inspector_cannot_create_inspections(client, as_inspector, demo):
+    before = db.session.scalar(select(func.count()).select_from(Inspection))
     r = client.post(f"{API}/inspections", json={"kind": "final", "purchase_order_id": str(demo("po:42")),
                                                  "template_id": str(demo("template:tray:1"))}, headers=as_inspector)
-    assert r.status_code in (403, 404)
+    assert r.status_code == 403 and r.get_json()["code"] == "forbidden", r.get_json()
+    assert db.session.scalar(select(func.count()).select_from(Inspection)) == before
+
+
+def test_switching_state_of_another_brands_product_is_404_like_a_missing_one(client, demo, login):
+    from tests.support.tenants import make_other_tenant
+
+    other = make_other_tenant()
+    manager = login("manager@demo.lineside.test", "demo-manager")
+    query = {"factory_id": str(demo("org:factory"))}
+    own = client.get(f"{API}/switching-state", query_string={**query, "product_id": str(demo("product:tray"))},
+                     headers=manager)
+    assert own.status_code == 200
+    theirs = client.get(f"{API}/switching-state", query_string={**query, "product_id": str(other["product"])},
+                        headers=manager)
+    missing = client.get(f"{API}/switching-state", query_string={**query, "product_id": new_uuid()},
+                         headers=manager)
+    assert (theirs.status_code, missing.status_code) == (404, 404)
+    assert theirs.get_json() == missing.get_json()
 
 
 def test_another_brands_inspection_is_not_found(client, login, demo):
@@ -256,3 +275,9 @@ def test_sync_edit_of_an_answer_recomputes_passed_and_the_verdict(app, client, a
     d = _detail(client, as_reviewer, iid)
     assert d["responses"][0]["passed"] is False  # the server decides, not the phone
     assert d["verdict_detail"]["classes"]["major"]["found"] == 1
+
+
+def new_uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
