@@ -45,6 +45,7 @@ const APP_SHELL = [
   '/app/views/settings.js',
   '/app/views/sign-off.js',
   '/app/views/analysis.js',
+  '/app/views/label-check.js',
   '/app/views/sign-in.js',
 ];
 

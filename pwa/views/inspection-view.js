@@ -361,6 +361,7 @@ class InspectionScreen {
       <section id="measure" class="card" aria-labelledby="measure-h"></section>
       <section id="defects" class="card" aria-labelledby="defects-h"></section>
       <section id="photos" class="card" aria-labelledby="photos-h"></section>
+      <section id="label" class="card" aria-labelledby="label-h"></section>
       </fieldset>
       <section id="signoff" aria-labelledby="signoff-h"></section>
       ${this.signedOff() ? '' : html`<div class="actions"><button type="button" class="primary" data-action="signoff">${t('signoff.start')}</button></div>`}`);
@@ -371,7 +372,31 @@ class InspectionScreen {
     this.drawMeasurements();
     this.drawDefects();
     this.drawPhotos();
+    this.drawLabelCheck();
     this.wire();
+  }
+
+  /** Carton label check against the PO's lines; the result goes in the carton item's answer. */
+  async drawLabelCheck() {
+    const el = this.root.querySelector('#label');
+    const lines = (await listEntity('po_line')).filter((l) => l.fields.purchase_order_id === this.insp.fields.purchase_order_id)
+      .sort((a, b) => (a.fields.position ?? 0) - (b.fields.position ?? 0));
+    const products = new Map((await listEntity('product')).map((p) => [p.id, p.fields]));
+    const expected = lines.map((l, i) => ({ code: products.get(l.fields.product_id)?.sku,
+      what: t('label.line', { n: i + 1, sku: products.get(l.fields.product_id)?.sku ?? '' }) })).filter((e) => e.code);
+    if (this.po.po_number) expected.push({ code: this.po.po_number, what: t('label.po') });
+    if (!expected.length) { el.hidden = true; return; }
+    const { showLabelCheck } = await import('./label-check.js');
+    const item = this.items().find((i) => i.kind === 'yes_no_na' && /carton|label/.test(i.key));
+    showLabelCheck(el, expected, async (code, match) => {
+      if (!item || this.signedOff()) return;
+      const r = this.response(item.key);
+      this.lastInput = null;
+      await this.save('response', r?.id ?? newId(), { inspection_id: this.id, item_key: item.key, unit_index: null,
+        value: match ? 'yes' : 'no', note: t(match ? 'label.match' : 'label.mismatch', { code, what: match?.what ?? '' }) },
+      { local: { passed: Boolean(match) } });
+      this.drawChecklist();
+    });
   }
 
   drawTasks() {
