@@ -9,6 +9,7 @@ Share links are random tokens of which only the SHA-256 is stored.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import secrets
@@ -43,6 +44,12 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
+
+
+@functools.cache
+def stylesheet() -> bytes:
+    """The report's stylesheet (``static/report.css``), read once."""
+    return (STATIC_DIR / "report.css").read_bytes()
 
 
 def hash_share_token(token: str) -> str:

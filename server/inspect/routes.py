@@ -326,7 +326,10 @@ class ShareLinkItem(MethodView):
 
 
 @public_blp.route("/r/<token>")
-@public_blp.doc(security=[], responses={200: {"description": "HTML report", "content": {"text/html": {}}}})
+@public_blp.doc(security=[], responses={
+    200: {"description": "HTML report", "content": {"text/html": {}}},
+    404: {"description": "The link does not exist, has expired or was revoked: a page in words",
+          "content": {"text/html": {}}}})
 def shared_report(token: str):
     """A shared inspection report (no sign-in; the link may expire or be revoked)"""
     if len(token) > 200:
@@ -349,10 +352,12 @@ def shared_report(token: str):
 @public_blp.doc(security=[], responses={200: {"description": "The stylesheet", "content": {"text/css": {}}}})
 def report_css():
     """The report's stylesheet"""
-    from flask import send_from_directory
-
-    resp = send_from_directory(reports.STATIC_DIR, "report.css", max_age=3600)
-    return resp
+    # From memory, not a file handle: a few kilobytes, and nothing left open by a client that never
+    # closes the answer (a WSGI test client, say).
+    resp = Response(reports.stylesheet(), mimetype="text/css")
+    resp.headers["Cache-Control"] = "public, max-age=3600"
+    resp.add_etag()
+    return resp.make_conditional(request)
 
 
 @public_blp.route("/reports/photos/<token>")
