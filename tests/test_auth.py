@@ -53,3 +53,14 @@ def test_no_membership_no_rights_and_platform_admin_may_everything():
 
 def test_every_action_has_a_grant():
     assert set(GRANTS) == set(Action)
+
+
+def test_the_roles_page_lists_the_grants():
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "roles.md").read_text()
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| ([a-z_, ]+) \|", page, re.M)
+    documented = {action: (kind, {r.strip() for r in roles.split(",")}) for action, kind, roles in rows}
+    assert documented == {a.value: (k.value if k else "any", {r.value for r in roles})
+                          for a, (k, roles) in GRANTS.items()}
