@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.api.register_blueprint(catalog_blp)
     for blp in _domain_blueprints():
         extensions.api.register_blueprint(blp)
+    _register_sync_entities()
 
     from .cli import register_cli
 
@@ -58,6 +59,19 @@ def _domain_blueprints():
     from .timeline.routes import blp as timeline_blp
 
     return [inspect_blp, *inspect_extra, sync_blp, blobs_blp, review_blp, timeline_blp]
+
+
+def _register_sync_entities() -> None:
+    """Each domain registers its syncable entities and their rules with sync (the order pull pages follow)."""
+    from .catalog import sync as catalog_sync
+    from .inspect import sync as inspect_sync
+    from .sync import registry
+    from .timeline import sync as timeline_sync
+
+    inspect_sync.register()
+    timeline_sync.register()
+    catalog_sync.register()
+    registry.register_own()
 
 
 def _spec_kwargs() -> dict[str, Any]:

@@ -53,14 +53,15 @@ DEFAULTS: dict[str, Any] = {
     "URL_MAX_CHARS": 4096,
     # JSON bodies nested deeper than this (arrays and objects) are refused with 422 before parsing
     "JSON_MAX_DEPTH": 64,
+    # ... except a sync push, refused whole only past what the parser reads; a deeper value than its
+    # field allows rejects that one mutation (server/fields.py MAX_JSON_DEPTH)
+    "SYNC_PUSH_JSON_MAX_DEPTH": 1024,
     # sync
     "SYNC_PUSH_MAX_MUTATIONS": 500,
     "SYNC_PUSH_MAX_BYTES": 5 * 1024 * 1024,
     "SYNC_PAGE_LIMIT": 500,
     "SYNC_PAGE_MAX_LIMIT": 2000,
     "SYNC_TOMBSTONE_RETENTION_SECONDS": 90 * 24 * 3600,
-    # tests only: sleep this long per mutation inside a push's transaction (to kill a worker mid-push)
-    "SYNC_TEST_DELAY_PER_MUTATION_SECONDS": 0.0,
     # background work; "" means eager, in-process
     "CELERY_BROKER_URL": "",
     "CELERY_RESULT_BACKEND": "",

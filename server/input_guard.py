@@ -114,7 +114,10 @@ def init_app(app: Flask) -> None:
         too_big_to_read = (request.path in JSON_PATHS and (request.content_length or 0)
                            > current_app.config["SYNC_PUSH_MAX_BYTES"])  # the push answers 413 itself
         if (request.is_json or request.path in JSON_PATHS) and not too_big_to_read:
-            check_json_depth(request.get_data(cache=True), int(current_app.config["JSON_MAX_DEPTH"]))
+            # A push is judged per mutation (a too-deep value rejects its own mutation, by its field's
+            # declaration); the whole batch is refused only beyond what the parser reads.
+            key = "SYNC_PUSH_JSON_MAX_DEPTH" if request.path in JSON_PATHS else "JSON_MAX_DEPTH"
+            check_json_depth(request.get_data(cache=True), int(current_app.config[key]))
         for key, val in request.args.items(multi=True):
             reason = _bad_text(key) or _bad_text(val)
             if reason:

@@ -42,7 +42,7 @@ from sqlalchemy import select
 from ..catalog.models import ColourStandard, DimensionSpec, GoldenSample
 from ..extensions import db
 from ..models import utcnow
-from . import measure
+from . import measure, rules
 from .models import Inspection, Measurement, Photo
 
 log = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ def _save(photo_id: uuid.UUID, result: dict[str, Any], reference: dict[str, Any]
     elif not photo.flagged and photo.review_state == "open":
         photo.review_state = "none"  # re-analysed clean before anybody decided
     inspection = db.session.get(Inspection, photo.inspection_id)
-    if inspection.status in FROZEN_STATUSES:
+    if not rules.analysis_updates_measurements(inspection):
         # The inspection's numbers are final: keep the analysis on the photo, leave its measurements.
         # a new dict: the photo was already flushed when the inspection was read
         photo.analysis = {**analysis, "measurements_skipped": (f"The inspection is "
@@ -337,17 +337,13 @@ def _save(photo_id: uuid.UUID, result: dict[str, Any], reference: dict[str, Any]
                                                                 "its measurements were not changed.")}
     else:
         _save_measurements(photo, inspection, analysis)
-        from .service import recompute_verdict
+        from .verdicts import recompute_verdict
 
         recompute_verdict(inspection)  # the stored verdict follows the new measurements, same transaction
     status = photo.analysis_status
     db.session.commit()
     _notify_review(photo_id)
     return status
-
-
-#: Inspections whose measurements an analysis no longer changes (same as the sync contract's).
-FROZEN_STATUSES = ("signed_off", "cancelled")
 
 
 def measurement_id(photo_id: uuid.UUID, dimension_spec_id: uuid.UUID) -> uuid.UUID:

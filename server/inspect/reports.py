@@ -340,9 +340,9 @@ def report_context(insp: Inspection, photo_url: Callable[[Photo], str | None]) -
     po = db.session.get(PurchaseOrder, insp.purchase_order_id)
     product = db.session.get(Product, insp.product_id)
     template = insp.template
-    responses = service._live(ChecklistResponse, insp.id)
-    measurements = service._live(Measurement, insp.id)
-    photos = service._live(Photo, insp.id)
+    responses = service.live(ChecklistResponse, insp.id)
+    measurements = service.live(Measurement, insp.id)
+    photos = service.live(Photo, insp.id)
 
     def photo_view(ph: Photo) -> dict[str, Any]:
         url = photo_url(ph) if ph.storage_key and ph.upload_state in ("stored", "analysed") else None
@@ -367,7 +367,7 @@ def report_context(insp: Inspection, photo_url: Callable[[Photo], str | None]) -
         "measurement_rows": _measurement_rows(specs, measurements),
         "summary": [{**s, "mean": _fmt(s["mean"]), "min": _fmt(s["min"]), "max": _fmt(s["max"]),
                      "stdev": _fmt(s["stdev"], 3)} for s in summary],
-        "defects": _defect_rows(service._live(Defect, insp.id), photos, product.category, photo_view),
+        "defects": _defect_rows(service.live(Defect, insp.id), photos, product.category, photo_view),
         "golden": golden, "golden_rows": _golden_rows(golden, summary, photos), "generated_at": utcnow(),
     }
 
@@ -401,7 +401,7 @@ def measurements_csv(insp: Inspection) -> str:
     product = db.session.get(Product, insp.product_id)
     specs = {sp.id: sp for sp in product.dimension_specs}
     rows = []
-    for m in sorted(service._live(Measurement, insp.id), key=lambda m: (m.unit_index, str(m.dimension_spec_id))):
+    for m in sorted(service.live(Measurement, insp.id), key=lambda m: (m.unit_index, str(m.dimension_spec_id))):
         sp = specs.get(m.dimension_spec_id)
         rows.append([m.unit_index, sp.name if sp else str(m.dimension_spec_id), m.value_entered, m.unit_entered,
                      m.value_si, sp.nominal_mm if sp else None, sp.tolerance_mm if sp else None,
@@ -413,9 +413,9 @@ def measurements_csv(insp: Inspection) -> str:
 def defects_csv(insp: Inspection) -> str:
     """Every live defect: code, label, class, count, unit, note, photo ids."""
     library = _defect_labels(db.session.get(Product, insp.product_id).category)
-    photos = service._live(Photo, insp.id)
+    photos = service.live(Photo, insp.id)
     rows = [[d.code, library.get(d.code, ""), d.defect_class, d.count, d.unit_index, d.note,
              " ".join(str(ph.id) for ph in photos if ph.defect_id == d.id),
              d.updated_at.isoformat() if d.updated_at else None]
-            for d in sorted(service._live(Defect, insp.id), key=lambda d: (d.defect_class, d.code))]
+            for d in sorted(service.live(Defect, insp.id), key=lambda d: (d.defect_class, d.code))]
     return _csv(["code", "label", "class", "count", "unit_index", "note", "photo_ids", "updated_at"], rows)

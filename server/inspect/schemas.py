@@ -11,6 +11,7 @@ import uuid
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from .measure import UNITS
+from .rules import FIELDS, NOTE
 from .models import DEFECT_CLASSES, INSPECTION_KINDS, INSPECTION_STATUSES, ITEM_KINDS, SECTIONS
 
 _KEY = validate.Regexp(r"^[a-z0-9][a-z0-9_]{0,79}$",
@@ -217,7 +218,7 @@ class InspectionCreateSchema(Schema):
     scheduled_for = fields.AwareDateTime(allow_none=True, load_default=None, default_timezone=None)
     lot_size = fields.Integer(validate=validate.Range(min=2, max=10_000_000), allow_none=True, load_default=None)
     inspection_level = fields.String(validate=validate.OneOf(_LEVELS), load_default="II")
-    notes = fields.String(validate=validate.Length(max=5000), load_default="")
+    notes = NOTE.marshmallow()
 
 
 class InspectionUpdateSchema(Schema):
@@ -225,7 +226,7 @@ class InspectionUpdateSchema(Schema):
     scheduled_for = fields.AwareDateTime(allow_none=True)
     lot_size = fields.Integer(validate=validate.Range(min=2, max=10_000_000))
     inspection_level = fields.String(validate=validate.OneOf(_LEVELS))
-    notes = fields.String(validate=validate.Length(max=5000))
+    notes = fields.String(validate=validate.Length(max=NOTE.max_len))
     status = fields.String(validate=validate.OneOf(["cancelled"]),
                            metadata={"description": "brand editors may only cancel"})
 
@@ -249,38 +250,42 @@ class OverrideSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
 
 
+_R, _M, _D = FIELDS["response"], FIELDS["measurement"], FIELDS["defect"]
+
+
 class ChecklistResponseSchema(RecordSchema):
+    """A checklist answer; the fields' limits and defaults are :data:`server.inspect.rules.FIELDS`'s."""
+
     id = fields.UUID(metadata={"description": "client-made id; made by the server when absent"})
     inspection_id = fields.UUID(dump_only=True)
-    item_key = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    unit_index = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=10_000_000))
-    value = fields.Raw(allow_none=True, load_default=None)
+    item_key = _R["item_key"].marshmallow()
+    unit_index = _R["unit_index"].marshmallow()
+    value = _R["value"].marshmallow()
     passed = fields.Boolean(dump_only=True, allow_none=True)
-    note = fields.String(load_default="", validate=validate.Length(max=5000))
+    note = _R["note"].marshmallow()
 
 
 class MeasurementSchema(RecordSchema):
     id = fields.UUID(metadata={"description": "client-made id; made by the server when absent"})
     inspection_id = fields.UUID(dump_only=True)
-    dimension_spec_id = fields.UUID(required=True)
-    unit_index = fields.Integer(required=True, validate=validate.Range(min=0, max=10_000_000))
-    value_entered = fields.Float(required=True, allow_nan=False)
-    unit_entered = fields.String(load_default="mm", validate=validate.Length(min=1, max=8))
+    dimension_spec_id = _M["dimension_spec_id"].marshmallow()
+    unit_index = _M["unit_index"].marshmallow()
+    value_entered = _M["value_entered"].marshmallow()
+    unit_entered = _M["unit_entered"].marshmallow()
     value_si = fields.Float(dump_only=True)
     in_tolerance = fields.Boolean(dump_only=True)
-    source = fields.String(load_default="manual", validate=validate.OneOf(["manual", "photo"]))
-    photo_id = fields.UUID(allow_none=True, load_default=None)
+    source = _M["source"].marshmallow()
+    photo_id = _M["photo_id"].marshmallow()
 
 
 class DefectSchema(RecordSchema):
     id = fields.UUID(metadata={"description": "client-made id; made by the server when absent"})
     inspection_id = fields.UUID(dump_only=True)
-    code = fields.String(required=True, validate=validate.Length(min=1, max=60))
-    defect_class = fields.String(validate=validate.OneOf(DEFECT_CLASSES),
-                                 metadata={"description": "default: the library's class for the code"})
-    count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    unit_index = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(min=0, max=10_000_000))
-    note = fields.String(load_default="", validate=validate.Length(max=5000))
+    code = _D["code"].marshmallow()
+    defect_class = _D["defect_class"].marshmallow()
+    count = _D["count"].marshmallow()
+    unit_index = _D["unit_index"].marshmallow()
+    note = _D["note"].marshmallow()
     photo_ids = fields.List(fields.UUID(), dump_only=True)
 
 

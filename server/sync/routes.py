@@ -10,7 +10,7 @@ from ..auth import require
 from ..errors import PROBLEM, PayloadTooLarge, ValidationFailed
 from ..jsontext import dumps_bytes, json_loads
 from . import pull as pull_side
-from . import service
+from . import push, service
 from .schemas import (ConflictQuerySchema, ConflictSchema, PullPageSchema, PullQuerySchema, PushDocSchema,
                       PushResultSchema, PushSchema, SyncProblemSchema)
 
@@ -45,14 +45,14 @@ class Push(MethodView):
             raise ValidationFailed("The body is not JSON.", errors={"json": ["Not valid JSON."]}) from None
         if not isinstance(body, dict):
             raise ValidationFailed("The body must be a JSON object.", errors={"json": ["Must be an object."]})
-        service.check_envelope(body)
+        push.check_envelope(body)
         try:
             data = PushSchema().load(body)
         except MarshmallowError as exc:
             raise ValidationFailed("The push envelope is not valid; nothing was applied.",
                                    errors=exc.messages) from None
-        results = service.push(p, data["client_id"], data["mutations"],
-                               text_checked=not service.body_may_hold_unstorable_text(raw))
+        results = push.push(p, data["client_id"], data["mutations"],
+                            text_checked=not push.body_may_hold_unstorable_text(raw))
         # Already plain JSON: skip a second serialisation pass (the schema documents the shape).
         return current_app.response_class(dumps_bytes({"results": results}), mimetype="application/json")
 

@@ -244,15 +244,15 @@ def wait_healthy(base_url: str, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn_server(database_url: str, **env):
-    """A real gunicorn (one gthread worker) on a free loopback port; yields ``(process, base_url)``."""
+def gunicorn_server(database_url: str, app: str = "server:create_app()", **env):
+    """A real gunicorn (one gthread worker) serving ``app`` on a free loopback port; yields ``(process, base_url)``."""
     from server.extensions import db
 
     db.session.rollback()  # on SQLite an open transaction here would hold the write lock
     port = free_port()
     full_env = {**os.environ, "DATABASE_URL": database_url, "BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
                 **{k: str(v) for k, v in env.items()}}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "server:create_app()"],
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
                             cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:

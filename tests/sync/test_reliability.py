@@ -87,7 +87,8 @@ def test_an_answer_lost_after_commit_gets_the_same_result_on_retry(client, as_in
 def test_a_worker_killed_mid_push_applies_all_or_nothing_and_the_retry_completes(app, database_urls, backend,
                                                                                   as_inspector, insp):
     n = 150
-    with gunicorn_server(database_urls[backend], SYNC_TEST_DELAY_PER_MUTATION_SECONDS=0.02) as (proc, base):
+    with gunicorn_server(database_urls[backend], app="tests.sync.slow_app:create_app()",
+                         SLOW_PUSH_SECONDS_PER_MUTATION=0.02) as (proc, base):
         phone = SyncClient(HttpTransport(base, timeout=120), as_inspector)
         phone.outbox = [phone.mutation("response", new_id(), response_fields(insp, note=str(i)), base_rev=None)
                         for i in range(n)]
@@ -276,13 +277,13 @@ def test_a_phone_past_retention_resyncs_without_losing_its_unsynced_edits(runner
 def test_a_database_outage_mid_push_answers_503_and_applies_nothing(client, as_inspector, insp, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    import server.sync.service as service
+    import server.sync.push as service
 
     phone = SyncClient(client, as_inspector)
     written = service._write
 
-    def write_then_fail(plans, delay=0):
-        written(plans, delay)  # the rows are sent ... and then the connection drops
+    def write_then_fail(plans):
+        written(plans)  # the rows are sent ... and then the connection drops
         raise OperationalError("INSERT", {}, Exception("server closed the connection unexpectedly"))
 
     monkeypatch.setattr(service, "_write", write_then_fail)
