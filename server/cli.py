@@ -84,6 +84,9 @@ def register_cli(app: Flask) -> None:
 
     for extra in _extra_commands():
         app.cli.add_command(extra)
+    from .sync.rulebook import register_cli as register_rules_doc
+
+    register_rules_doc(app)
 
 
 def _user_by_email(email: str):

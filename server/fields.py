@@ -136,7 +136,9 @@ class FieldSpec:
 
 
 def _g(x: float | None) -> str:
-    return "" if x is None else f"{x:g}"
+    if x is None:
+        return ""
+    return f"{int(x):_}".replace("_", " ") if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _clean_str(spec: FieldSpec, value: Any) -> str:

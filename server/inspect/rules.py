@@ -294,3 +294,38 @@ def check_transition(p: Principal, insp: InspectionState, status: str) -> None:
         raise ValidationFailed(errors={"status": [f"Cannot go from {insp.status} to {status}."]})
     if status == "signed_off" and not ({INSPECTOR, PLATFORM_ADMIN} & relations(p, insp)):
         raise Forbidden("Only the assigned inspector signs off.")
+
+
+# -- the rules page (docs/rules.md) ---------------------------------------------------------------
+
+def _who(relations_: frozenset[str]) -> str:
+    return ", ".join(sorted(relations_)) if relations_ else "nobody"
+
+
+def describe_domain() -> list[str]:
+    """Markdown for the inspections' part of ``docs/rules.md``: relations, statuses, moves, the freeze."""
+    lines = ["# Inspections (`server/inspect/rules.py`)", "",
+             "Who a user is to an inspection, asked about the inspection's PO's brand and factory:", ""]
+    lines += [f"- **{name}**: {doc}" for name, doc in RELATION_DOCS.items()]
+    lines += ["", "Seeing an inspection at all (else `not_found` / 404): the brand's members, the factory's "
+              "managers, platform admins, and the assigned inspector.", "",
+              "Status moves (phone or API; `cancelled` is set by the office only):", "",
+              "| from | to |", "|---|---|"]
+    lines += [f"| `{a}` | {', '.join(f'`{b}`' for b in sorted(to)) or 'final'} |" for a, to in TRANSITIONS.items()]
+    lines += ["", f"Only the {INSPECTOR} (or a {PLATFORM_ADMIN}) signs off. Leaving `assigned` sets `started_at` "
+              "when not given; signing off sets `signed_off_at`.", "",
+              f"Frozen statuses: {', '.join(f'`{x}`' for x in FROZEN_STATUSES)}. A frozen inspection accepts only "
+              "what the tables below list under *frozen* (answered `signed_off`, API 422, otherwise); photo "
+              "analysis no longer changes its measurements.", ""]
+    return lines
+
+
+def describe(entity: str) -> list[str]:
+    """Markdown: who may create, change and delete ``entity``, while open and once frozen."""
+    lines = ["| operation | while open | once frozen | note |", "|---|---|---|---|"]
+    for op, rule in WRITES[entity].items():
+        note = rule.note
+        if rule.author_only:
+            note = (note + "; " if note else "") + "only the author, platform admins aside"
+        lines.append(f"| {op} | {_who(rule.open)} | {_who(rule.frozen)} | {note} |")
+    return lines + [""]

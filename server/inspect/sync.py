@@ -76,6 +76,12 @@ class InspectionPushRules(PushRules):
     def batch_scope(self):
         return sync_batch()
 
+    def describe(self, ent: Entity) -> list[str]:
+        return rules.describe(ent.name)
+
+    def describe_domain(self) -> list[str]:
+        return rules.describe_domain()
+
 
 PUSH_RULES = InspectionPushRules()
 _ROWS = (("response", ChecklistResponse), ("measurement", Measurement), ("defect", Defect), ("photo", Photo),

@@ -78,6 +78,14 @@ class PushRules:
         refused and everything must be read back.
         """
 
+    def describe(self, ent: Entity) -> list[str]:
+        """Markdown lines for ``docs/rules.md``: who may do what to ``ent``, in which state."""
+        return []
+
+    def describe_domain(self) -> list[str]:
+        """Markdown lines for ``docs/rules.md`` that hold for all of this domain's entities (once)."""
+        return []
+
     @contextlib.contextmanager
     def batch_scope(self) -> Iterator[None]:
         """Around planning one batch (e.g. memoise read-only lookups)."""

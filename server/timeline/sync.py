@@ -18,7 +18,7 @@ from ..extensions import db
 from ..sync import registry
 from ..sync.registry import Change, Entity, Owner, PushRules
 from .models import ProgressReport
-from .rules import PROGRESS_FIELDS
+from .rules import PROGRESS_FIELDS, PROGRESS_WRITERS
 from .service import is_brand_editor, is_factory_editor, refresh_alerts
 
 
@@ -59,6 +59,13 @@ class ProgressPushRules(PushRules):
                 raise ValidationFailed("Some referenced records do not exist.",
                                        errors={"po_line_id": ["This line is not on the purchase order."]})
         return change.fields
+
+    def describe_domain(self) -> list[str]:
+        return ["# Timeline (`server/timeline/rules.py`)", ""]
+
+    def describe(self, ent: Entity) -> list[str]:
+        return ["Visible purchase order only (else `not_found`). Create, change and delete: "
+                + ", ".join(PROGRESS_WRITERS) + " (else `forbidden`); the line must be on the PO.", ""]
 
     def after_batch(self, principal: Principal, owner_ids: list[uuid.UUID], written: dict | None,
                     after_rev: int) -> None:
