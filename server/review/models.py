@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
 from ..models import IdMixin, TimestampMixin, UTCDateTime, utcnow
+from ..secretbox import SealedString
 
 ALERT_KINDS = ("colour", "dimension")
 ALERT_RULES = ("ewma", "trend")
@@ -72,7 +73,8 @@ class WebhookEndpoint(IdMixin, TimestampMixin, db.Model):
 
     brand_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("organisations.id"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(200))
+    # Encrypted at rest with a key derived from SECRET_KEY (the server must read it back to sign).
+    secret: Mapped[str] = mapped_column(SealedString(512))
     event_types: Mapped[list] = mapped_column(JSON, default=list)
     description: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

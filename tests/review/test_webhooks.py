@@ -223,3 +223,50 @@ def test_delivery_connects_to_the_address_it_checked_even_if_dns_changes(client,
     assert len(calls) == 2  # resolved once per check, never again for the connection
     assert receiver.requests == []  # nothing reached 127.0.0.1
     assert r.get_json()["log"][0]["error"] == NOT_DELIVERED
+
+
+def test_webhook_secret_is_encrypted_at_rest_and_still_signs(client, as_reviewer, demo, receiver):
+    from sqlalchemy import text
+
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    stored = db.session.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one()
+    assert stored.startswith("enc:v1:") and hook["secret"] not in stored
+    r = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer)
+    assert r.status_code == 202 and r.get_json()["status"] == "delivered"
+    got = receiver.requests[-1]
+    assert verify(hook["secret"], got["headers"]["Lineside-Signature"], got["body"], time.time())
+
+
+def test_migration_encrypts_existing_plain_secrets(app, demo, monkeypatch):
+    import importlib.util
+    import pathlib
+
+    import sqlalchemy as sa
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    from server.secretbox import open_sealed
+
+    import uuid
+    from datetime import datetime, timezone
+
+    plain = sa.table("webhook_endpoints", sa.column("id", sa.Uuid()), sa.column("brand_id", sa.Uuid()),
+                     sa.column("url", sa.String()), sa.column("secret", sa.String()),
+                     sa.column("event_types", sa.JSON()), sa.column("description", sa.String()),
+                     sa.column("active", sa.Boolean()), sa.column("created_at", sa.DateTime(timezone=True)),
+                     sa.column("updated_at", sa.DateTime(timezone=True)))
+    now = datetime.now(timezone.utc)
+    db.session.execute(plain.insert().values(id=uuid.uuid4(), brand_id=demo("org:brand"), url="https://x.test/h",
+                                             secret="whsec_plain_old_secret", event_types=[], description="",
+                                             active=True, created_at=now, updated_at=now))
+    db.session.commit()
+    path = next(pathlib.Path("migrations/versions").glob("0016_harden_*.py"))
+    spec = importlib.util.spec_from_file_location("m0016", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with db.engine.begin() as conn:
+        monkeypatch.setattr(module, "op", Operations(MigrationContext.configure(conn)))
+        module.upgrade()
+    stored = db.session.execute(sa.text("SELECT secret FROM webhook_endpoints")).scalar_one()
+    assert stored.startswith("enc:v1:")
+    assert open_sealed(stored, app.config["SECRET_KEY"]) == "whsec_plain_old_secret"
