@@ -14,12 +14,15 @@ def test_healthz_reports_version_and_dependencies(client):
     assert body["database"] is True and body["storage"] is True and body["version"]
 
 
-def test_healthz_answers_503_when_the_database_is_down(app, client, monkeypatch):
-    from server import health
+@pytest.mark.parametrize("url", ["sqlite:////nonexistent-lineside-dir/db.sqlite3",
+                                 "postgresql://postgres@127.0.0.1:1/lineside"])
+def test_healthz_answers_503_when_the_database_is_down(tmp_path, url):
+    from server import create_app
 
-    monkeypatch.setattr(health, "_check_database", lambda: False)
-    r = client.get("/healthz")
-    assert r.status_code == 503 and r.get_json()["database"] is False
+    down = create_app({"DATABASE_URL": url, "TESTING": True, "STORAGE_URL": f"file://{tmp_path / 'storage'}"})
+    r = down.test_client().get("/healthz")
+    assert r.status_code == 503
+    assert (r.get_json()["database"], r.get_json()["storage"], r.get_json()["status"]) == (False, True, "degraded")
 
 
 def test_demo_logins_work_and_tokens_are_stored_hashed(client, demo):

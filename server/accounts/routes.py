@@ -12,7 +12,8 @@ from ..extensions import db
 from ..pagination import paginate_query
 from . import service
 from .models import Organisation, User
-from .schemas import LoginResultSchema, LoginSchema, OrganisationSchema, UserCreateSchema, UserSchema
+from .schemas import (LoginResultSchema, LoginSchema, OrganisationSchema, PasswordChangeSchema,
+                      PasswordResetConfirmSchema, PasswordResetStartedSchema, UserCreateSchema, UserSchema)
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Sign-in, users and organisations")
 
@@ -113,3 +114,85 @@ class Organisations(MethodView):
         db.session.add(org)
         db.session.commit()
         return org
+
+
+# -- passwords and removing people ----------------------------------------------------------------
+
+@blp.route("/me/password")
+class MyPassword(MethodView):
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    def post(self, body):
+        """Change your own password (the current one is checked); your other sessions are signed out"""
+        p = current_principal()
+        service.change_password(p.user, body["current_password"], body["new_password"], bearer_token(),
+                                request.remote_addr or "unknown", current_app.config)
+
+
+def _managed_user(p, user_id) -> User:
+    """The user if ``p`` administers an organisation they belong to (or is a platform admin); else 404."""
+    user = db.session.get(User, user_id)
+    if user is None or not (p.is_platform_admin or any(p.may(Action.administer, m.organisation_id)
+                                                        for m in user.memberships)):
+        raise NotFound("No such user.")
+    return user
+
+
+@blp.route("/users/<uuid:user_id>/password-reset")
+class PasswordReset(MethodView):
+    @blp.response(202, PasswordResetStartedSchema)
+    def post(self, user_id):
+        """Send the user a one-time link (valid an hour) to set a new password (their admins)"""
+        p = require(action=Action.administer)
+        user = _managed_user(p, user_id)
+        token = service.start_password_reset(user, p.user)
+        db.session.commit()
+        emailed = service.send_password_reset_email(current_app.config, user, token)
+        return {"emailed": emailed, "expires_in_seconds": service.PASSWORD_RESET_TTL_SECONDS}
+
+
+@blp.route("/auth/password-reset")
+class PasswordResetConfirm(MethodView):
+    @blp.arguments(PasswordResetConfirmSchema)
+    @blp.response(204)
+    @blp.doc(security=[])
+    def post(self, body):
+        """Set a new password with the one-time link's token (no sign-in; signs out every session)"""
+        service.finish_password_reset(body["token"], body["new_password"])
+
+
+@blp.route("/users/<uuid:user_id>")
+class UserItem(MethodView):
+    @blp.response(204)
+    def delete(self, user_id):
+        """Remove a user: a platform admin deactivates the account (signed out everywhere); an
+        organisation admin removes them from the organisations they administer"""
+        p = require(action=Action.administer)
+        user = _managed_user(p, user_id)
+        if user.id == p.id:
+            from ..errors import Conflict
+
+            raise Conflict("You cannot remove yourself.")
+        if p.is_platform_admin:
+            user.is_active = False
+            db.session.commit()
+            service.revoke_user_tokens(user.id)
+            return
+        for m in list(user.memberships):
+            if p.may(Action.administer, m.organisation_id):
+                user.memberships.remove(m)
+        db.session.commit()
+
+
+@blp.route("/users/<uuid:user_id>/memberships/<uuid:membership_id>")
+class MembershipItem(MethodView):
+    @blp.response(204)
+    def delete(self, user_id, membership_id):
+        """Remove one membership (a role in one organisation) of a user (that organisation's admins)"""
+        p = require(action=Action.administer)
+        user = _managed_user(p, user_id)
+        m = next((m for m in user.memberships if m.id == membership_id), None)
+        if m is None or not p.may(Action.administer, m.organisation_id):
+            raise NotFound("No such membership.")
+        user.memberships.remove(m)
+        db.session.commit()

@@ -19,6 +19,7 @@ class OrganisationSchema(Schema):
 
 
 class MembershipSchema(Schema):
+    id = fields.UUID(dump_only=True)
     organisation_id = fields.UUID(required=True)
     organisation_name = fields.String(dump_only=True, attribute="organisation.name")
     organisation_kind = fields.String(dump_only=True, attribute="organisation.kind.value")
@@ -51,3 +52,18 @@ class LoginResultSchema(Schema):
 class UserQuerySchema(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
     page_size = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024))
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=1024))
+
+
+class PasswordResetConfirmSchema(Schema):
+    token = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=200))
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(min=8, max=1024))
+
+
+class PasswordResetStartedSchema(Schema):
+    emailed = fields.Boolean(metadata={"description": "false when no SMTP server is configured"})
+    expires_in_seconds = fields.Integer()

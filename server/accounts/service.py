@@ -171,3 +171,97 @@ def revoke_user_tokens(user_id: uuid.UUID) -> int:
     return result.rowcount or 0
 
 
+
+
+# -- password change, admin reset, removing people ------------------------------------------------
+
+PASSWORD_RESET_TTL_SECONDS = 3600
+
+
+def change_password(user: User, current: str, new: str, keep_token: str | None, address: str, config: dict) -> None:
+    """Change the user's own password after checking the current one; every other session is signed out.
+
+    Wrong current passwords count as failed sign-ins (same throttling). Raises ``RateLimited``,
+    ``ValidationFailed`` (wrong current password, or a new one too short).
+    """
+    now = utcnow()
+    wait = _throttle_wait(user.email, address, config, now)
+    if wait > 0:
+        raise RateLimited("Too many failed attempts. Wait a moment and try again.", retry_after_seconds=wait)
+    try:
+        ok = _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        db.session.add(LoginAttempt(email=user.email, address=address[:64], at=now))
+        db.session.commit()
+        raise ValidationFailed("The current password is wrong.", errors={"current_password": ["Wrong password."]})
+    user.password_hash = hash_password(new)
+    keep = hash_token(keep_token) if keep_token else None
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None),
+                                              ApiToken.token_hash != (keep or "")).values(revoked_at=now))
+    db.session.commit()
+
+
+def start_password_reset(user: User, by: User | None) -> str:
+    """Create a one-time reset token for ``user`` (stored hashed, valid an hour); answers the token."""
+    from .models import PasswordReset
+
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    # one live reset per user: older unused links stop working
+    db.session.execute(update(PasswordReset).where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+                       .values(used_at=now))
+    db.session.add(PasswordReset(user_id=user.id, token_hash=hash_token(token), created_by_id=by.id if by else None,
+                                 created_at=now, expires_at=now + timedelta(seconds=PASSWORD_RESET_TTL_SECONDS)))
+    return token
+
+
+def finish_password_reset(token: str, new: str) -> User:
+    """Set a new password through a reset token: once, before it expires; signs the user out everywhere.
+
+    Raises ``ValidationFailed`` for an unknown, used or expired token, or a password too short.
+    """
+    from .models import PasswordReset
+
+    now = utcnow()
+    reset = db.session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hash_token(token))
+                              .with_for_update())
+    expires = reset.expires_at if reset else None
+    if expires is not None and expires.tzinfo is None:
+        expires = expires.replace(tzinfo=now.tzinfo)
+    if reset is None or reset.used_at is not None or expires <= now:
+        raise ValidationFailed("This reset link is not valid (used, expired or unknown); ask for a new one.",
+                               errors={"token": ["Not valid."]})
+    user = db.session.get(User, reset.user_id)
+    user.password_hash = hash_password(new)
+    reset.used_at = now
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                       .values(revoked_at=now))
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == user.email))
+    db.session.commit()
+    return user
+
+
+def send_password_reset_email(config: dict, user: User, token: str) -> bool:
+    """E-mail the reset link; False when no SMTP server is configured. Raises ``OSError``/``SMTPException``."""
+    import smtplib
+    from email.message import EmailMessage
+
+    if not config.get("SMTP_HOST"):
+        return False
+    base = (config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    msg = EmailMessage()
+    msg["Subject"] = "[Lineside] Set a new password"
+    msg["From"] = config["SMTP_FROM"]
+    msg["To"] = user.email
+    msg.set_content("An administrator started a password reset for your Lineside account.\n\n"
+                    f"Set a new password within an hour: {base}/#/reset-password?token={token}\n\n"
+                    "The link works once. If you did not expect this, tell your administrator.")
+    with smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=config["SMTP_TIMEOUT_SECONDS"]) as smtp:
+        if config.get("SMTP_STARTTLS"):
+            smtp.starttls()
+        if config.get("SMTP_USERNAME"):
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        smtp.send_message(msg)
+    return True

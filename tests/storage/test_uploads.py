@@ -412,6 +412,10 @@ def test_jpeg_with_a_large_exif_block_is_accepted(app, client, as_inspector):
     photo_id = declare(data, content_type="image/jpeg")
     r = upload(client, as_inspector, photo_id, data)
     assert r.status_code == 200, r.get_json()
+    assert r.get_json()["stored"] is True and r.get_json()["content_type"] == "image/jpeg"
+    row = photo_row(photo_id)
+    assert row.upload_state == "stored" and row.storage_key.endswith(hashlib.sha256(data).hexdigest())
+    assert b"".join(get_storage(app).iter_chunks(row.storage_key)) == data
 
 
 def test_two_uploads_of_the_same_bytes_leave_one_object(app, client, as_inspector, login):
