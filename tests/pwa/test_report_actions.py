@@ -24,7 +24,7 @@ def test_report_csv_and_share_link_from_the_app(live_server, phone):
         report.get_by_role("button", name="Open report").click()
     opened = popup.value
     opened.wait_for_load_state()
-    expect(opened.locator("#verdict")).to_contain_text("Verdict")
+    expect(opened.locator("#verdict")).to_contain_text("Verdict", timeout=15_000)
 
     with page.expect_download() as download:
         report.get_by_role("button", name="Measurements (CSV)").click()
@@ -36,8 +36,8 @@ def test_report_csv_and_share_link_from_the_app(live_server, phone):
     assert "/r/" in url
     shared = phone.new_page()
     shared.goto(url)
-    expect(shared.locator("#verdict")).to_contain_text("Verdict")
+    expect(shared.locator("#verdict")).to_contain_text("Verdict", timeout=15_000)
     report.get_by_role("button", name="Revoke link").click()
-    expect(report.get_by_test_id("report-status")).to_contain_text("Link revoked")
+    expect(report.get_by_test_id("report-status")).to_contain_text("Link revoked", timeout=15_000)
     shared.reload()
-    expect(shared.get_by_role("heading")).to_have_text("This report link is no longer available")
+    expect(shared.get_by_role("heading")).to_have_text("This report link is no longer available", timeout=15_000)

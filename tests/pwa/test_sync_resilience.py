@@ -120,7 +120,7 @@ def _sign_in(page, base):
     _synced(page)
 
 
-def _synced(page, timeout=20_000):
+def _synced(page, timeout=30_000):
     page.wait_for_function("() => { const s = window.lineside?.syncState; return s && !s.running && !s.error"
                            " && s.pending === 0 && s.lastSync; }", timeout=timeout)
 
@@ -173,17 +173,17 @@ def test_an_unreachable_server_is_retried_with_backoff_and_said_plainly(live_ser
     # 20 s, whatever fires; the app used to send hundreds.
     assert 1 <= len(api_calls) <= 6, api_calls
     error = page.get_by_test_id("sync-error")
-    expect(error).to_have_text(re.compile(r"^Can't reach the server since \d{1,2}:\d{2}( [AP]M)? — your work is safe on this phone\.$"))
-    expect(page.locator("sync-status button")).to_have_text("Sync now")  # not "Syncing…" forever
+    expect(error).to_have_text(re.compile(r"^Can't reach the server since \d{1,2}:\d{2}( [AP]M)? — your work is safe on this phone\.$"), timeout=15_000)
+    expect(page.locator("sync-status button")).to_have_text("Sync now", timeout=15_000)  # not "Syncing…" forever
     assert page.evaluate("() => window.lineside.syncState.pending") == 1
     page.reload()  # after a restart the back-off and the message are still there
-    expect(page.get_by_test_id("sync-error")).to_contain_text("Can't reach the server since")
+    expect(page.get_by_test_id("sync-error")).to_contain_text("Can't reach the server since", timeout=15_000)
     assert len([line for line in proxy.dropped if " /api/" in line]) <= len(api_calls) + 1
     proxy.go_up()
     page.locator("sync-status button").click()  # the inspector may always try at once
     _synced(page)
     assert _server_codes(live_server, "unreachable-") == ["unreachable-"]
-    expect(page.get_by_test_id("sync-error")).to_be_hidden()
+    expect(page.get_by_test_id("sync-error")).to_be_hidden(timeout=15_000)
 
 
 def test_retry_after_is_honoured(live_server, phone):
@@ -202,7 +202,7 @@ def test_retry_after_is_honoured(live_server, phone):
     page.route("**/api/v1/sync/push", push)
     _queue_defect(page, "retry-after-")
     page.wait_for_function("() => !!window.lineside.syncState.error", timeout=10_000)
-    expect(page.get_by_test_id("sync-error")).to_contain_text("The server is busy")
+    expect(page.get_by_test_id("sync-error")).to_contain_text("The server is busy", timeout=15_000)
     for _ in range(8):
         page.evaluate(_POKE)
         page.wait_for_timeout(500)
@@ -246,12 +246,12 @@ def test_a_photo_the_server_refuses_is_not_retried_and_shown_as_a_problem(live_s
     expect(page.get_by_test_id("sync-pending")).not_to_contain_text("photo")
     page.goto(live_server.url + f"/#/inspection/{inspection}")
     problem = page.get_by_test_id("photo-problem")
-    expect(problem).to_have_text("The server refused this photo: the photo is larger than 25 MB")
-    expect(page.get_by_test_id("photo-state")).to_have_text("Refused by the server")
+    expect(problem).to_have_text("The server refused this photo: the photo is larger than 25 MB", timeout=15_000)
+    expect(page.get_by_test_id("photo-state")).to_have_text("Refused by the server", timeout=15_000)
     page.get_by_role("button", name="Try again").click()  # the inspector decides to try again
     for _ in range(40):
         if len(refused) == 2:
             break
         page.wait_for_timeout(250)
     assert len(refused) == 2
-    expect(problem).to_be_visible()
+    expect(problem).to_be_visible(timeout=15_000)
