@@ -43,3 +43,22 @@ def test_tap_targets_are_at_least_44_px(live_server, phone):
         .map((el) => [el.textContent.trim().slice(0, 30) || el.id || el.name, Math.round(el.getBoundingClientRect().height)])
         .filter(([, h]) => h < 44)""")
     assert small == []
+
+
+def test_new_inspection_panels_fit_360_px_in_chinese(live_server, phone):
+    from server.demo import demo_id
+
+    page = phone.new_page()
+    _sign_in(page, live_server.url, "inspector@demo.lineside.test", "demo-inspector")
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Language").select_option("zh-CN")
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(live_server.url + f"/#/inspection/{demo_id('inspection:final:B')}")
+    page.get_by_role("button", name="检查并签署").click()
+    expect(page.get_by_test_id("signoff")).to_contain_text("签署本次检验")
+    expect(page.locator("#label")).to_contain_text("外箱标签核对")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 360
+    unlabelled = page.evaluate("""() => [...document.querySelectorAll('main input, main select, main textarea, main button')]
+        .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent.trim())))
+        .map((el) => el.outerHTML.slice(0, 80))""")
+    assert unlabelled == []
