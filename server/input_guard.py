@@ -82,7 +82,9 @@ def find_bad_text(value: Any, path: str = "") -> tuple[str, str] | None:
 
 
 #: API endpoints anyone may call without signing in (their own token or link is the credential).
-PUBLIC_ENDPOINTS = frozenset({"accounts.Login", "accounts.PasswordResetConfirm", "blobs.StorageObject"})
+#: The iCalendar feed is keyed by the secret token in its address (calendar apps send no bearer token).
+PUBLIC_ENDPOINTS = frozenset({"accounts.Login", "accounts.PasswordResetConfirm", "blobs.StorageObject",
+                              "timeline.CalendarIcs"})
 #: ... and those that take either a bearer token or a signed ``token`` query parameter.
 TOKEN_QUERY_ENDPOINTS = frozenset({"review.BatchDriftSvg"})
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..catalog.models import PurchaseOrder
+from ..catalog.models import Batch, PurchaseOrder
 from ..demo import demo_id
 from ..extensions import db
 from ..models import utcnow
 from .forecast import working_weekdays
 from .freight import checklist_for
-from .models import (ExportDocument, GoldenSampleSubmission, Issue, Material, Milestone, PackingCarton,
-                     ProductionSchedule, ProgressReport, Shipment)
+from .models import (CapaStep, ExportDocument, GoldenSampleSubmission, InspectionBooking, Issue, Material, Milestone,
+                     PackingCarton, ProductionSchedule, ProgressReport, Shipment)
 from .service import refresh_alerts
 
 
@@ -108,5 +108,29 @@ def seed_demo_extras() -> None:
               owner_org_id=po.factory_id, due_date=today - timedelta(days=15), opened_by_id=reviewer,
               resolved_at=utcnow() - timedelta(days=16), verified_at=utcnow() - timedelta(days=15)),
     ])
+    db.session.flush()
+    cartons = demo_id("timeline:issue:cartons")
+    db.session.add_all([
+        CapaStep(id=demo_id("timeline:capa:containment"), issue_id=cartons, step="containment", status="done",
+                 description="Cartons in stock quarantined; finished goods double-boxed until the new board arrives.",
+                 owner_user_id=manager, due_date=today - timedelta(days=3), completed_at=utcnow() - timedelta(days=3),
+                 five_whys=[], evidence=[]),
+        CapaStep(id=demo_id("timeline:capa:root_cause"), issue_id=cartons, step="root_cause", status="in_progress",
+                 description="Board grade below the packaging spec.", owner_user_id=manager,
+                 due_date=today + timedelta(days=1), evidence=[],
+                 five_whys=["Cartons crush in the drop test", "The board is 3-ply, not 5-ply",
+                            "Purchasing ordered the old grade", "The spec change did not reach purchasing"]),
+        CapaStep(id=demo_id("timeline:capa:corrective"), issue_id=cartons, step="corrective_action", status="open",
+                 description="Switch to 5-ply board; re-run the drop test on the first 20 cartons.",
+                 owner_user_id=manager, due_date=today + timedelta(days=4), five_whys=[], evidence=[]),
+    ])
+    batch_b = db.session.get(Batch, demo_id("batch:B"))
+    if batch_b is not None:
+        db.session.add(InspectionBooking(
+            id=demo_id("timeline:booking:final-B"), purchase_order_id=po.id, po_line_id=line.id, batch_id=batch_b.id,
+            kind="final", ready_date=today + timedelta(days=12), quantity=batch_b.lot_size, status="requested",
+            note="LOT-B packed and palletised by then.", requested_by_id=manager,
+            history=[{"at": utcnow().isoformat(), "by": str(manager), "action": "requested",
+                      "date": (today + timedelta(days=12)).isoformat(), "quantity": batch_b.lot_size}]))
     db.session.flush()
     refresh_alerts(po, today)

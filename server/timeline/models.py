@@ -315,3 +315,47 @@ class CapaStep(IdMixin, TimestampMixin, db.Model):
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # [{"storage_key", "filename", "content_type", "size_bytes", "sha256"}]
     evidence: Mapped[list] = mapped_column(JSON, default=list)
+
+
+BOOKING_STATUSES = ("requested", "proposed", "confirmed", "cancelled")
+
+
+class InspectionBooking(IdMixin, TimestampMixin, db.Model):
+    """A factory's request for an inspection of a PO line or batch, and the brand's answer.
+
+    Confirming creates the :class:`~server.inspect.models.Inspection` the normal way (assigned to
+    the inspector, scheduled on the date), so it reaches the inspector's phone through sync pull.
+    ``history`` records every step: ``[{"at", "by", "action", "date", "reason"}]``.
+    """
+
+    __tablename__ = "inspection_bookings"
+
+    purchase_order_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("purchase_orders.id"), index=True)
+    po_line_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("po_lines.id"))
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("batches.id"))
+    kind: Mapped[str] = mapped_column(String(20), default="final")
+    ready_date: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="requested")
+    proposed_date: Mapped[date | None] = mapped_column(Date)
+    scheduled_date: Mapped[date | None] = mapped_column(Date)
+    inspector_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    inspection_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("inspections.id"))
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    history: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class CalendarFeed(IdMixin, TimestampMixin, db.Model):
+    """A token-protected iCalendar feed of confirmed inspections, per inspector or per factory.
+
+    Only the token's SHA-256 is stored; the token itself is shown once, when the feed is made.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    kind: Mapped[str] = mapped_column(String(12))  # inspector | factory
+    subject_id: Mapped[uuid.UUID] = mapped_column(Uuid)  # the user or the factory organisation
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, redirect, request
+from flask import Response, current_app, redirect, request, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from sqlalchemy import select
@@ -11,9 +11,10 @@ from sqlalchemy import select
 from ..auth import require
 from ..errors import NotFound, ValidationFailed
 from ..extensions import db
-from . import capa, release, service
+from . import booking, capa, dashboard, release, service
 from .models import MILESTONE_KINDS, GoldenSampleSubmission, Material, Milestone, Shipment
-from .schemas import (AlertQuerySchema, AlertSchema, CapaSchema, CapaStepSchema, EffectivenessSchema, ChooseGoldenSampleSchema, CommentFormSchema,
+from .schemas import (AlertQuerySchema, AlertSchema, DashboardQuerySchema, DashboardSchema, BookingDateSchema, BookingReasonSchema, BookingSchema,
+                      ConfirmBookingSchema, FeedCreateSchema, FeedSchema, CapaSchema, CapaStepSchema, EffectivenessSchema, ChooseGoldenSampleSchema, CommentFormSchema,
                       LineGoldenSampleSchema, DecisionSchema, DocumentSchema,
                       DocumentUpdateSchema, FromInspectionSchema, GateSchema, ReleaseSchema, ShipmentAuditSchema,
                       WaiverSchema, IssueCommentSchema, IssueQuerySchema, IssueSchema,
@@ -535,3 +536,144 @@ class AlertIssue(MethodView):
         alert, po = service.alert_or_404(p, alert_id)
         issue, created = service.issue_from_alert(p, alert, po)
         return issue, 201 if created else 200
+
+
+# -- inspection booking -------------------------------------------------------------------------
+
+@blp.route("/purchase-orders/<uuid:po_id>/inspection-bookings")
+class Bookings(MethodView):
+    @blp.response(200, BookingSchema(many=True))
+    def get(self, po_id: uuid.UUID):
+        """Inspection bookings of a PO, by ready date"""
+        p, po = _po(po_id)
+        return booking.visible_bookings(p, po)
+
+    @blp.arguments(BookingSchema)
+    @blp.response(201, BookingSchema)
+    def post(self, body, po_id: uuid.UUID):
+        """Request an inspection of a PO line or batch: the day the goods are ready and the quantity"""
+        p, po = _po(po_id)
+        return booking.request_booking(p, po, body)
+
+
+@blp.route("/inspection-bookings/<uuid:booking_id>")
+class BookingItem(MethodView):
+    @blp.response(200, BookingSchema)
+    def get(self, booking_id: uuid.UUID):
+        """One booking with its history"""
+        return booking.booking_or_404(require(), booking_id)[0]
+
+
+@blp.route("/inspection-bookings/<uuid:booking_id>/confirm")
+class BookingConfirm(MethodView):
+    @blp.arguments(ConfirmBookingSchema)
+    @blp.response(200, BookingSchema)
+    def post(self, body, booking_id: uuid.UUID):
+        """Confirm: assign an inspector and a date; the inspection is created and reaches the phone (brand)"""
+        p = require()
+        b, po = booking.booking_or_404(p, booking_id)
+        return booking.confirm_booking(p, b, po, body)
+
+
+@blp.route("/inspection-bookings/<uuid:booking_id>/propose")
+class BookingPropose(MethodView):
+    @blp.arguments(BookingDateSchema)
+    @blp.response(200, BookingSchema)
+    def post(self, body, booking_id: uuid.UUID):
+        """Propose another date (brand)"""
+        p = require()
+        b, po = booking.booking_or_404(p, booking_id)
+        return booking.propose_date(p, b, po, body["date"], body["reason"])
+
+
+@blp.route("/inspection-bookings/<uuid:booking_id>/accept")
+class BookingAccept(MethodView):
+    @blp.response(200, BookingSchema)
+    def post(self, booking_id: uuid.UUID):
+        """Accept the brand's proposed date (factory)"""
+        p = require()
+        b, po = booking.booking_or_404(p, booking_id)
+        return booking.accept_proposal(p, b, po)
+
+
+@blp.route("/inspection-bookings/<uuid:booking_id>/reschedule")
+class BookingReschedule(MethodView):
+    @blp.arguments(BookingDateSchema)
+    @blp.response(200, BookingSchema)
+    def post(self, body, booking_id: uuid.UUID):
+        """Move a confirmed inspection to another day, with a reason"""
+        p = require()
+        b, po = booking.booking_or_404(p, booking_id)
+        return booking.reschedule(p, b, po, body["date"], body["reason"])
+
+
+@blp.route("/inspection-bookings/<uuid:booking_id>/cancel")
+class BookingCancel(MethodView):
+    @blp.arguments(BookingReasonSchema)
+    @blp.response(200, BookingSchema)
+    def post(self, body, booking_id: uuid.UUID):
+        """Cancel a booking with a reason (an inspection not started is withdrawn from the phone)"""
+        p = require()
+        b, po = booking.booking_or_404(p, booking_id)
+        return booking.cancel(p, b, po, body["reason"])
+
+
+@blp.route("/calendar-feeds")
+class CalendarFeeds(MethodView):
+    @blp.arguments(FeedCreateSchema)
+    @blp.response(201, FeedSchema)
+    def post(self, body):
+        """Make an iCalendar feed of confirmed inspections (an inspector's own, or a factory's)"""
+        feed, token = booking.create_feed(require(), body["kind"], body.get("subject_id"))
+        return {"id": feed.id, "kind": feed.kind, "subject_id": feed.subject_id, "created_at": feed.created_at,
+                "revoked_at": None, "token": token,
+                "url": url_for("timeline.CalendarIcs", token=token, _external=False)}
+
+
+@blp.route("/calendar-feeds/<uuid:feed_id>")
+class CalendarFeedItem(MethodView):
+    @blp.response(200, FeedSchema)
+    def delete(self, feed_id: uuid.UUID):
+        """Revoke a feed you made"""
+        return booking.revoke_feed(require(), feed_id)
+
+
+@blp.route("/calendar/<string:token>.ics")
+class CalendarIcs(MethodView):
+    @blp.response(200, description="An iCalendar (RFC 5545) feed", content_type="text/calendar")
+    def get(self, token: str):
+        """The feed's confirmed inspections as iCalendar (the token in the address is the key)"""
+        feed, rows = booking.feed_bookings(token)
+        return Response(booking.to_ics(feed, rows), mimetype="text/calendar",
+                        headers={"Cache-Control": "private, max-age=300"})
+
+
+# -- quality dashboard --------------------------------------------------------------------------
+
+def _dashboard(args):
+    filters = {k: args.get(k) for k in ("brand_id", "factory_id", "product_id", "purchase_order_id", "date_from",
+                                         "date_to")}
+    return dashboard.quality_dashboard(require(), filters, service.today_utc())
+
+
+@blp.route("/dashboard/quality")
+class QualityDashboard(MethodView):
+    @blp.arguments(DashboardQuerySchema, location="query")
+    @blp.response(200, DashboardSchema)
+    def get(self, args):
+        """Quality figures over the POs you may see (filters: brand, factory, product, PO, period); format=csv"""
+        data = _dashboard(args)
+        if args["format"] == "csv":
+            return Response(dashboard.to_csv(data, args["table"]), mimetype="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="quality-{args["table"]}.csv"'})
+        return data
+
+
+@blp.route("/dashboard/quality/pareto.svg")
+class QualityPareto(MethodView):
+    @blp.arguments(DashboardQuerySchema, location="query")
+    @blp.response(200, description="The defect Pareto as SVG", content_type="image/svg+xml")
+    def get(self, args):
+        """The defect Pareto as a server-rendered SVG chart"""
+        return Response(dashboard.pareto_svg(_dashboard(args)["pareto"]), mimetype="image/svg+xml",
+                        headers={"X-Content-Type-Options": "nosniff"})

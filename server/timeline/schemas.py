@@ -569,3 +569,75 @@ class CapaSchema(Schema):
 class EffectivenessSchema(Schema):
     effective = fields.Boolean(required=True)
     note = fields.String(load_default="", validate=_text)
+
+
+# -- inspection booking -------------------------------------------------------------------------
+
+class BookingSchema(_Record):
+    purchase_order_id = fields.UUID(dump_only=True)
+    po_line_id = fields.UUID(allow_none=True, load_default=None)
+    batch_id = fields.UUID(allow_none=True, load_default=None)
+    kind = fields.String(load_default="final", validate=validate.OneOf(["pre_production", "inline", "final"]))
+    ready_date = _date(required=True)
+    quantity = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+    status = fields.String(dump_only=True, metadata={"description": "requested | proposed | confirmed | cancelled"})
+    proposed_date = fields.Date(dump_only=True, allow_none=True)
+    scheduled_date = fields.Date(dump_only=True, allow_none=True)
+    inspector_id = fields.UUID(dump_only=True, allow_none=True)
+    inspection_id = fields.UUID(dump_only=True, allow_none=True)
+    requested_by_id = fields.UUID(dump_only=True, allow_none=True)
+    history = fields.List(fields.Dict(), dump_only=True)
+
+
+class ConfirmBookingSchema(Schema):
+    inspector_id = fields.UUID(required=True)
+    template_id = fields.UUID(required=True)
+    date = _date(required=True)
+
+
+class BookingDateSchema(Schema):
+    date = _date(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class BookingReasonSchema(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class FeedCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["inspector", "factory"]))
+    subject_id = fields.UUID(load_default=None, allow_none=True,
+                             metadata={"description": "the factory (kind factory); an inspector's feed is their own"})
+
+
+class FeedSchema(Schema):
+    id = fields.UUID()
+    kind = fields.String()
+    subject_id = fields.UUID()
+    created_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    token = fields.String(metadata={"description": "shown once, when the feed is made"})
+    url = fields.String(metadata={"description": "the feed's address (shown once)"})
+
+
+# -- quality dashboard --------------------------------------------------------------------------
+
+class DashboardQuerySchema(Schema):
+    brand_id = fields.UUID(load_default=None)
+    factory_id = fields.UUID(load_default=None)
+    product_id = fields.UUID(load_default=None)
+    purchase_order_id = fields.UUID(load_default=None)
+    date_from = _date(load_default=None, data_key="from")
+    date_to = _date(load_default=None, data_key="to")
+    format = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]))
+    table = fields.String(load_default="summary", validate=validate.OneOf(["summary", "pareto", "factory_scorecard"]),
+                          metadata={"description": "which table format=csv exports"})
+
+
+class DashboardSchema(Schema):
+    filters = fields.Dict()
+    today = fields.Date()
+    summary = fields.Dict()
+    pareto = fields.List(fields.Dict())
+    factory_scorecard = fields.List(fields.Dict())
