@@ -97,6 +97,7 @@ export async function route() {
 async function registerServiceWorker() {
   if (!('serviceWorker' in navigator)) return;
   try {
+    await import('./components/update-prompt/update-prompt.js'); // not needed for the first screen
     const reg = await navigator.serviceWorker.register('/sw.js', { scope: '/', type: 'module' });
     const prompt = document.querySelector('update-prompt');
     const offer = (worker) => { if (prompt) prompt.worker = worker; };
@@ -181,7 +182,7 @@ ctx.signedOut = async () => {
 
 async function main() {
   const [lang, session] = await Promise.all([kvGet('lang'), kvGet('session'),
-    import('./components/sync-status/sync-status.js'), import('./components/update-prompt/update-prompt.js')]);
+    import('./components/sync-status/sync-status.js')]);
   await setLang(lang ?? preferredLang());
   document.getElementById('sync').refresh?.(); // it was drawn as its module arrived, maybe in English
   ctx.session = session ?? null;
