@@ -1,7 +1,9 @@
 import logging
+import sys
 from logging.config import fileConfig
 
 from flask import current_app
+from sqlalchemy import text
 
 from alembic import context
 
@@ -11,7 +13,7 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+fileConfig(config.config_file_name, disable_existing_loggers=False)  # keep the app's loggers working
 logger = logging.getLogger('alembic.env')
 
 
@@ -50,6 +52,22 @@ def render_item(type_, obj, autogen_context):
     if type_ == "type" and type(obj).__name__ == "UTCDateTime":
         return "sa.DateTime(timezone=True)"
     return False
+
+
+#: PostgreSQL advisory lock key held while migrating ("lineside" in ASCII): one machine migrates,
+#: the others wait and then find nothing left to do.
+MIGRATION_LOCK_KEY = 0x6C696E6573696465
+
+
+def take_migration_lock(connection):
+    """On PostgreSQL, wait for the migration lock; it is released when the migration's transaction ends."""
+    if connection.dialect.name != "postgresql":
+        return  # SQLite serves one machine; its writers are serialised anyway
+    if not connection.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY}).scalar():
+        print("another process is migrating this database; waiting for it to finish ...", file=sys.stderr,
+              flush=True)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+        print("... done; checking what is left to migrate", file=sys.stderr, flush=True)
 
 
 def get_metadata():
@@ -112,6 +130,9 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            # Under the lock, run_migrations reads the current version afresh: a second machine
+            # that waited finds the schema at head and does nothing.
+            take_migration_lock(connection)
             context.run_migrations()
 
 

@@ -18,10 +18,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .config import load_config
 
     app.config.update(load_config(app.instance_path, config))
-    logging.basicConfig(level=app.config["LOG_LEVEL"])
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from . import all_models, db_setup, errors, extensions, input_guard, requestlog, tasks, web  # noqa: F401
 
-    from . import all_models, db_setup, errors, extensions, input_guard, tasks, web  # noqa: F401
+    requestlog.init_app(app)  # first: every later hook and handler sees the request id
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from .accounts.routes import blp as accounts_blp
     from .catalog.routes import blp as catalog_blp
     from .health import blp as health_blp

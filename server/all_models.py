@@ -2,6 +2,7 @@
 from .accounts import models as accounts_models  # noqa: F401
 from .catalog import models as catalog_models  # noqa: F401
 from .inspect import models as inspect_models  # noqa: F401
+from .storage import models as storage_models  # noqa: F401
 from .sync import models as sync_models  # noqa: F401
 from .sync import revisions  # noqa: F401  (registers the revision hook)
 

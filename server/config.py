@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     # housekeeping (flask --app server purge-blobs / storage-setup): staging objects, multipart uploads
     # and unreferenced objects younger than this are never deleted (an upload may still be in progress)
     "STORAGE_GC_GRACE_HOURS": 48,
+    # after flask restore: purge-blobs keeps everything stored before the restore this long (phones
+    # that were offline bring lost rows back), and offered photos adopt bytes found in storage
+    "STORAGE_RESTORE_GRACE_HOURS": 30 * 24,
     # S3 lifecycle rule set by storage-setup: abort multipart uploads and expire uploads/ after this
     "STORAGE_ABANDONED_UPLOAD_DAYS": 7,
     # auth
@@ -65,6 +68,19 @@ DEFAULTS: dict[str, Any] = {
     # background work; "" means eager, in-process
     "CELERY_BROKER_URL": "",
     "CELERY_RESULT_BACKEND": "",
+    # Redis: a task taken by a worker that died unacknowledged goes back to the queue after this
+    # (an analysis takes seconds; Redis' own default is one hour)
+    "CELERY_VISIBILITY_TIMEOUT_SECONDS": 300,
+    # the analysis sweep queues again photos stored this long ago and still not analysed ...
+    "ANALYSIS_SWEEP_AFTER_SECONDS": 300,
+    # ... every this many seconds under Celery beat (or run flask sweep-analyses from cron) ...
+    "ANALYSIS_SWEEP_INTERVAL_SECONDS": 300,
+    # ... but not those waiting longer than this (0: no limit): reanalyse --pending takes them
+    "ANALYSIS_SWEEP_MAX_AGE_HOURS": 24,
+    # tests only: sleep this long at the start of each analysis task (to kill a worker mid-task)
+    "ANALYSIS_TEST_DELAY_SECONDS": 0.0,
+    # /readyz answers 503 when the broker does not answer (default: reported, still 200)
+    "HEALTH_REQUIRE_BROKER": False,
     # photo analysis: below this confidence (0..1) a photo is flagged for review
     "ANALYSIS_MIN_CONFIDENCE": 0.6,
     # ColorChecker edition the inspectors' charts belong to: post2014 | pre2014 | babelcolor2006.
@@ -91,6 +107,8 @@ DEFAULTS: dict[str, Any] = {
     # web
     "PUBLIC_BASE_URL": "",
     "LOG_LEVEL": "INFO",
+    # "text" for people, "json" for one JSON object per line (log shippers)
+    "LOG_FORMAT": "text",
 }
 
 

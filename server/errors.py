@@ -96,6 +96,8 @@ class RateLimited(LinesideError):
 
 
 class Unavailable(LinesideError):
+    """A dependency is down; give ``retry_after_seconds=`` for a ``Retry-After`` header."""
+
     status, code, title = 503, "unavailable", "Temporarily unavailable"
 
 
@@ -113,6 +115,11 @@ def problem(status: int, *, code: str | None = None, title: str | None = None,
     if errors is not None:
         body["errors"] = errors
     body.update(extra)
+    from .requestlog import current_request_id
+
+    rid = current_request_id()
+    if rid is not None:
+        body["request_id"] = rid  # the same id as the X-Request-Id header and the log lines
     resp = Response(json.dumps(body), status=status, mimetype=PROBLEM)
     for k, v in (headers or {}).items():
         resp.headers[k] = v

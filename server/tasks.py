@@ -27,6 +27,12 @@ def init_app(app: Flask) -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
+        # Redis: an unacknowledged task (its worker was killed) is handed out again after this
+        broker_transport_options={"visibility_timeout": int(app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"])},
+        result_backend_transport_options={"visibility_timeout": int(app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"])},
+        # celery -A server.tasks:celery_app beat (one, anywhere): the periodic analysis sweep
+        beat_schedule={"analysis-sweep": {"task": "inspect.sweep_pending",
+                                          "schedule": float(app.config["ANALYSIS_SWEEP_INTERVAL_SECONDS"])}},
     )
     celery.set_default()
     app.extensions["celery"] = celery

@@ -89,4 +89,19 @@ def reanalyse(photo_id: uuid.UUID | None, batch_id: uuid.UUID | None, pending: b
         raise SystemExit(1)
 
 
-COMMANDS = [print_card, reanalyse]
+@click.command("sweep-analyses")
+@click.option("--older-than-seconds", type=click.IntRange(min=0), default=None,
+              help="queue photos stored longer ago than this (default: ANALYSIS_SWEEP_AFTER_SECONDS, 300)")
+@with_appcontext
+def sweep_analyses(older_than_seconds: int | None) -> None:
+    """Queue again the photo analyses pending too long (a lost task, a broker that was down); run every few minutes."""
+    from .jobs import sweep_pending
+
+    queued, failed = sweep_pending(older_than_seconds)
+    click.echo(f"queued {queued} pending analysis(es)" + (f"; {failed} not queued: the broker is unreachable"
+                                                          if failed else ""))
+    if failed:
+        raise SystemExit(1)
+
+
+COMMANDS = [print_card, reanalyse, sweep_analyses]

@@ -11,13 +11,26 @@ its final transaction and skips photos that are already analysed. Storage or dat
 trouble is retried with back-off; when the retries run out the photo is recorded
 ``unusable`` with the reason, so it never waits forever (``flask --app server reanalyse``
 analyses it again once the trouble is over).
+
+Nothing waits on the broker alone: a photo whose task was never queued (the broker was down
+when the upload completed) or was lost stays ``stored`` in the database, and the sweep
+(:func:`sweep_pending`, every ``ANALYSIS_SWEEP_INTERVAL_SECONDS`` from Celery beat, or
+``flask --app server sweep-analyses`` from cron) queues again every photo stored longer than
+``ANALYSIS_SWEEP_AFTER_SECONDS`` and not analysed yet. A worker killed mid-task leaves its
+message unacknowledged; the broker hands it out again after ``CELERY_VISIBILITY_TIMEOUT_SECONDS``
+(Redis). Retries wait at most a little less than that timeout, so a waiting retry is never
+handed out twice. Running an analysis twice is harmless: the second one finds it done.
 """
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from datetime import timedelta
 
 from celery import shared_task
+from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..extensions import db
@@ -63,6 +76,10 @@ def analyse_photo_task(self, photo_id: str, force: bool = False) -> str | None:
     except ValueError:
         log.error("analysis task for a malformed photo id %r dropped", photo_id)
         return None
+    delay = current_app.config.get("ANALYSIS_TEST_DELAY_SECONDS") or 0
+    if delay:  # tests only: a task long enough to kill its worker in the middle
+        log.info("analysis of photo %s: test delay %.1f s", pid, delay)
+        time.sleep(delay)
     try:
         return analysis.analyse_photo(pid, force=force)
     except _TRANSIENT as exc:
@@ -71,7 +88,7 @@ def analyse_photo_task(self, photo_id: str, force: bool = False) -> str | None:
         if self.request.is_eager or retries >= MAX_RETRIES:
             log.warning("analysis of photo %s failed (%s); giving up", pid, exc)
             return _give_up(pid, exc)
-        countdown = RETRY_BACKOFF_SECONDS[min(retries, len(RETRY_BACKOFF_SECONDS) - 1)]
+        countdown = min(RETRY_BACKOFF_SECONDS[min(retries, len(RETRY_BACKOFF_SECONDS) - 1)], _longest_wait())
         log.warning("analysis of photo %s failed (%s); retry %d in %d s", pid, exc, retries + 1, countdown)
         raise self.retry(exc=exc, countdown=countdown) from exc
     except Exception as exc:  # a bug, not the photo's fault: still never leave the photo waiting
@@ -101,3 +118,67 @@ def _rollback() -> None:
         db.session.rollback()
     except Exception:  # pragma: no cover - the session may be unusable
         pass
+
+
+def _longest_wait() -> int:
+    """The longest retry countdown: under the broker's visibility timeout, else Redis hands the retry out twice."""
+    return max(1, int(current_app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"]) - 60)
+
+
+def pending_photos(older_than_seconds: int, newer_than_seconds: int | None = None) -> list[uuid.UUID]:
+    """Photos stored (bytes verified) but not analysed, stored more than ``older_than_seconds`` ago.
+
+    ``newer_than_seconds`` leaves out what has waited longer than that (a photo that keeps
+    killing workers must not be queued for ever; ``reanalyse --pending`` takes those).
+    """
+    from ..models import utcnow
+    from .models import Photo
+
+    now = utcnow()
+    q = select(Photo.id).where(Photo.upload_state == "stored", Photo.deleted.is_(False),
+                               Photo.updated_at < now - timedelta(seconds=older_than_seconds))
+    if newer_than_seconds:
+        q = q.where(Photo.updated_at >= now - timedelta(seconds=newer_than_seconds))
+    try:
+        return list(db.session.scalars(q.order_by(Photo.updated_at, Photo.id)))
+    finally:
+        db.session.rollback()
+
+
+def sweep_pending(older_than_seconds: int | None = None) -> tuple[int, int]:
+    """Queue again the analyses pending longer than ``older_than_seconds`` (``ANALYSIS_SWEEP_AFTER_SECONDS``).
+
+    Returns ``(queued, failed)``: ``failed`` counts photos the broker did not take (still down;
+    the next sweep tries again). Photos pending longer than ``ANALYSIS_SWEEP_MAX_AGE_HOURS`` are
+    left out and logged: run ``flask --app server reanalyse --pending`` for them.
+    """
+    from ..storage.restore import adopt_restored
+
+    cfg = current_app.config
+    after = int(cfg["ANALYSIS_SWEEP_AFTER_SECONDS"] if older_than_seconds is None else older_than_seconds)
+    adopted = adopt_restored()  # photos offered again after a restore whose bytes are in storage
+    max_age = int(cfg["ANALYSIS_SWEEP_MAX_AGE_HOURS"]) * 3600
+    ids = adopted + [pid for pid in pending_photos(after, max_age) if pid not in set(adopted)]
+    stale = len(pending_photos(max_age)) if max_age else 0
+    if stale:
+        log.error("analysis sweep: %d photo(s) pending for more than %d h are no longer queued automatically; "
+                  "run 'flask --app server reanalyse --pending'", stale, max_age // 3600)
+    queued = failed = 0
+    for pid in ids:
+        try:
+            analyse_photo_task.delay(str(pid))
+            queued += 1
+        except Exception as exc:  # the broker is down: the photo stays pending, the next sweep retries
+            failed += 1
+            log.warning("analysis sweep: could not queue photo %s (%s: %s)", pid, type(exc).__name__, exc)
+            break
+    failed += len(ids) - queued - failed
+    if ids:
+        log.info("analysis sweep: %d pending photo(s) queued again, %d not queued (broker down)", queued, failed)
+    return queued, failed
+
+
+@shared_task(name="inspect.sweep_pending", ignore_result=True)
+def sweep_pending_task() -> int:
+    """Celery beat's entry for :func:`sweep_pending`."""
+    return sweep_pending()[0]

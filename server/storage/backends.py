@@ -84,6 +84,28 @@ class MultipartUpload:
     initiated: datetime
 
 
+STORAGE_RETRY_AFTER_SECONDS = 30
+"""What a 503 for unreachable storage tells phones to wait before trying again."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says the storage server is unreachable or failing (not a missing object or bad input).
+
+    Connection and timeout errors, S3 5xx answers (``InternalError``, ``ServiceUnavailable``,
+    ``SlowDown``), and a local folder that cannot be written.
+    """
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    if isinstance(exc, (BotoConnectionError, HTTPClientError, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500 or exc.response.get("Error", {}).get("Code") in {"SlowDown", "ServiceUnavailable",
+                                                                                "InternalError", "RequestTimeout"}
+    return isinstance(exc, PermissionError)
+
+
 def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe relative storage key. Raises ``InvalidKey`` otherwise."""
     if not isinstance(key, str) or len(key) > 512 or not _KEY_RE.match(key) or ".." in key.split("/"):
@@ -494,7 +516,8 @@ class S3Storage:
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        cfg = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"},
+        # A storage server that does not answer fails in seconds (503 to phones), not after minutes.
+        cfg = Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
                      s3={"addressing_style": "path" if path_style else "auto"})
         self.client = boto3.session.Session().client("s3", endpoint_url=endpoint_url or None,
                                                      region_name=region or None, config=cfg)

@@ -36,8 +36,14 @@ def purge_blobs_cmd(dry_run, older_than_hours):
     with _storage_failures("purge-blobs stopped (running it again is safe)"):
         from .backends import get_storage
 
+        from .restore import restore_keep_before
+
+        keep_before = restore_keep_before()
+        if keep_before is not None:
+            click.echo(f"the database was restored at {keep_before:%Y-%m-%d %H:%M} UTC: everything stored before then "
+                       "is kept (STORAGE_RESTORE_GRACE_HOURS)", err=True)
         report = purge_blobs(get_storage(), grace=timedelta(hours=hours), dry_run=dry_run,
-                             on_delete=on_delete, progress=progress)
+                             on_delete=on_delete, progress=progress, keep_before=keep_before)
     kinds = ", ".join(f"{kind} {report.deleted[kind]}" for kind in KINDS if report.deleted[kind])
     objects = report.total_checked - report.checked["multipart"]
     click.echo(f"{'dry run: ' if dry_run else ''}checked {objects} object(s) and "
@@ -46,6 +52,7 @@ def purge_blobs_cmd(dry_run, older_than_hours):
                f"{f' ({kinds})' if kinds else ''}, "
                f"{'would free' if dry_run else 'freed'} {_human_bytes(report.bytes_freed)}; "
                f"kept {report.kept_referenced} still referenced, {report.kept_recent} younger than {hours} h"
+               + (f"; kept {report.kept_restore} stored before the restore" if report.kept_restore else "")
                + (f"; left {report.skipped} unrecognised key(s) alone" if report.skipped else ""))
 
 
@@ -107,7 +114,7 @@ def _storage_failures(what: str):
 def _human_bytes(n: float) -> str:
     if n < 1024:
         return f"{int(n)} bytes"
-    for unit in ("KB", "MB", "GB"):
+    for unit in ("KB", "MB", "GB"):  # noqa: B007 - the unit reached is printed below
         n /= 1024
         if n < 1024 or unit == "GB":
             return f"{n:.1f} {unit}"

@@ -66,6 +66,7 @@ class PurgeReport:
     bytes_freed: int = 0
     kept_referenced: int = 0
     kept_recent: int = 0
+    kept_restore: int = 0  # stored before a recent database restore: kept for STORAGE_RESTORE_GRACE_HOURS
     skipped: int = 0  # keys under a Lineside prefix that are not what the prefix holds: left alone
 
     @property
@@ -113,8 +114,12 @@ def _referenced(kind: str, objects: list[StoredObject]) -> set[str]:
 
 def purge_blobs(storage: Storage, *, grace: timedelta, dry_run: bool = False, now: datetime | None = None,
                 on_delete: Callable[[str, str, int], None] | None = None,
-                progress: Callable[[PurgeReport], None] | None = None) -> PurgeReport:
+                progress: Callable[[PurgeReport], None] | None = None,
+                keep_before: datetime | None = None) -> PurgeReport:
     """Delete what no photo refers to any more and abandoned uploads (see the module docstring).
+
+    ``keep_before`` (the time of a recent database restore) keeps every photo and overlay
+    object stored before it: rows lost with the restore may still come back from phones.
 
     ``on_delete(kind, key, bytes)`` is called for each object deleted (in a dry run: each one
     that would be); ``progress(report)`` after every page of listing. Raises whatever the storage
@@ -144,6 +149,8 @@ def purge_blobs(storage: Storage, *, grace: timedelta, dry_run: bool = False, no
                     report.skipped += 1
                 elif obj.last_modified >= cutoff:
                     report.kept_recent += 1
+                elif keep_before is not None and kind != "staging" and obj.last_modified < keep_before:
+                    report.kept_restore += 1
                 else:
                     old.append(obj)
             if kind == "staging":  # nothing refers to a staging key: its age is the whole rule

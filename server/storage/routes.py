@@ -1,6 +1,8 @@
 """Photo upload and download endpoints. HTTP only: rules live in :mod:`server.storage.uploads`."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
 
 from flask import Response, request, stream_with_context
@@ -8,13 +10,29 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import require
-from ..errors import LinesideError, NotFound, Unauthenticated, UnsupportedMedia
+from ..errors import LinesideError, NotFound, Unauthenticated, Unavailable, UnsupportedMedia
 from . import uploads as blobs
 from .schemas import CompleteSchema, DownloadQuerySchema, DownloadSchema, UploadTargetSchema
-from .backends import InvalidToken, LocalStorage, SizeMismatch, get_storage
+from .backends import (STORAGE_RETRY_AFTER_SECONDS, InvalidToken, LocalStorage, SizeMismatch, get_storage,
+                       is_outage)
+
+log = logging.getLogger(__name__)
 
 blobs_blp = Blueprint("blobs", __name__, url_prefix="/api/v1/blobs",
                       description="Photo bytes: upload targets, verified completion, signed downloads")
+
+
+@contextlib.contextmanager
+def _storage_outage_is_503():
+    """Unreachable storage answers 503 with Retry-After: the phone keeps its bytes and tries later."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("storage unreachable: %s: %s", type(exc).__name__, exc)
+        raise Unavailable("Photo storage is unreachable; keep the photo and try again later.",
+                          retry_after_seconds=STORAGE_RETRY_AFTER_SECONDS) from None
 
 
 @blobs_blp.route("/<uuid:photo_id>/upload")
@@ -22,7 +40,9 @@ class UploadTarget(MethodView):
     @blobs_blp.response(200, UploadTargetSchema)
     def post(self, photo_id: uuid.UUID):
         """Where to upload a declared photo (presigned PUT or multipart parts); ask again to resume"""
-        return blobs.request_upload(require(), photo_id)
+        p = require()
+        with _storage_outage_is_503():
+            return blobs.request_upload(p, photo_id)
 
 
 @blobs_blp.route("/<uuid:photo_id>/complete")
@@ -30,7 +50,9 @@ class Complete(MethodView):
     @blobs_blp.response(200, CompleteSchema)
     def post(self, photo_id: uuid.UUID):
         """Verify the uploaded bytes (size, type, header, sha256) and mark the photo stored"""
-        return blobs.complete_upload(require(), photo_id)
+        p = require()
+        with _storage_outage_is_503():
+            return blobs.complete_upload(p, photo_id)
 
 
 @blobs_blp.route("/<uuid:photo_id>/download")

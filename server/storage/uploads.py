@@ -279,6 +279,8 @@ def request_upload(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
     if _adopt_stored_twin(storage, photo, po):
         return _stored_answer(photo, already_stored=True)
 
+    if not storage.ping():  # presigning needs no network: make sure the URL can work (else 503)
+        raise ConnectionError("photo storage is not reachable")
     ttl, key = _ttl(), staging_key(photo.id)
     answer: dict[str, Any] = {"id": photo.id, "already_stored": False, "upload_state": photo.upload_state,
                               "expires_in_seconds": ttl, "size_bytes": photo.size_bytes}

@@ -18,6 +18,12 @@ class SyncCounter(db.Model):
     row until their transaction ends: revisions are therefore handed out in commit
     order, and "every change after revision N" can never skip a late commit.
     ``purged_through`` is the highest revision whose tombstones may have been purged.
+
+    ``history_id`` names this database's history of revisions; ``flask --app server restore``
+    gives it a new one after a restore from a backup, so every cursor from before answers 410
+    ``history_diverged`` (:mod:`server.sync.history`). ``history_started_rev`` is the counter's
+    value at that restore (the fork point; ``None`` while no restore was recorded), and
+    ``restored_at`` when it happened.
     """
 
     __tablename__ = "sync_counter"
@@ -25,6 +31,25 @@ class SyncCounter(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
     purged_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    history_id: Mapped[str] = mapped_column(String(32), default="initial", server_default="initial")
+    history_started_rev: Mapped[int | None] = mapped_column(BigInteger)
+    restored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SyncCommit(db.Model):
+    """One transaction's revisions ``first_rev..last_rev`` and a random token: the fingerprint a cursor carries.
+
+    A cursor at revision ``r`` remembers the token of the commit that took ``r``. After a
+    restore from a backup, new commits take the same revision numbers again with other tokens,
+    so the cursor's fingerprint no longer matches and the pull answers 410 ``history_diverged``
+    instead of skipping rows (also when nobody ran ``flask --app server restore``).
+    """
+
+    __tablename__ = "sync_commits"
+
+    last_rev: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_rev: Mapped[int] = mapped_column(BigInteger)
+    token: Mapped[str] = mapped_column(String(16))
 
 
 class ConflictRecord(SyncMixin, db.Model):

@@ -25,6 +25,7 @@ from ..extensions import db
 from ..inspect.models import ChecklistTemplate, Inspection
 from ..jsontext import jsonable
 from .entities import ENTITIES, HIDDEN_COLUMNS, INSPECTION_ROWS, TOP_LEVEL, Entity
+from . import history
 from .ids import any_of
 from .models import ConflictRecord, SyncCounter
 
@@ -38,10 +39,14 @@ class Cursor:
     rev: int = 0
     scope: str = ""
     since: int | None = None  # set while an initial sync is paging: tombstones up to it are skipped
+    history: str | None = None  # the history id it was made in (server.sync.history); None in older cursors
+    fp: str | None = None  # the fingerprint of the commit that took ``rev``
 
     def encode(self) -> str:
-        raw = json.dumps({"v": CURSOR_VERSION, "rev": self.rev, "scope": self.scope, "since": self.since},
-                         separators=(",", ":"))
+        data = {"v": CURSOR_VERSION, "rev": self.rev, "scope": self.scope, "since": self.since}
+        if self.history is not None:
+            data.update(h=self.history, fp=self.fp or "")
+        raw = json.dumps(data, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -54,12 +59,15 @@ class Cursor:
             if data.get("v") != CURSOR_VERSION:
                 raise ValueError
             rev, scope, since = data["rev"], data["scope"], data.get("since")
+            history, fp = data.get("h"), data.get("fp")
             if not isinstance(rev, int) or not isinstance(scope, str) or not (since is None or isinstance(since, int)):
+                raise ValueError
+            if not all(x is None or isinstance(x, str) for x in (history, fp)):
                 raise ValueError
         except (ValueError, TypeError, KeyError, AttributeError):
             raise ValidationFailed("The cursor is not one this server gave out.",
                                    errors={"cursor": ["Not a valid cursor; pull from the start."]}) from None
-        return cls(rev, scope, since)
+        return cls(rev, scope, since, history, fp)
 
 
 def _scope(p: Principal) -> dict[str, Any]:
@@ -156,21 +164,21 @@ def pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
 def _pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
     s = db.session
     cursor = Cursor.decode(token)
-    counter = s.execute(select(SyncCounter.value, SyncCounter.purged_through).where(SyncCounter.id == 1)).one()
-    upper, purged = counter.value, counter.purged_through
+    counter = s.execute(select(SyncCounter.value, SyncCounter.purged_through, SyncCounter.history_id)
+                        .where(SyncCounter.id == 1)).one()
+    upper, purged, history_id = counter.value, counter.purged_through, counter.history_id
+    if cursor is not None:
+        # Restored from a backup since the cursor was made? (server.sync.history)
+        history.check(s, rev=cursor.rev, history=cursor.history, fp=cursor.fp, upper=upper, current=history_id)
+        if purged > max(cursor.rev, cursor.since or 0):
+            raise Gone("Your copy is older than the deleted records this server keeps: push your changes, "
+                       "then pull again from the start.", must_resync=True, reason="cursor_expired")
     scope_key = scope_hash(p)
     if cursor is None:
         cursor = Cursor(0, scope_key, upper)
     elif cursor.scope != scope_key:
         raise Gone("What you may see has changed: push your changes, then pull again from the start.",
                    must_resync=True, reason="scope_changed")
-    if cursor.rev > upper:
-        # The server's history is behind the phone's (restored from a backup): start again.
-        raise Gone("This server's history is older than your copy: push your changes, then pull again "
-                   "from the start.", must_resync=True, reason="cursor_ahead")
-    if purged > max(cursor.rev, cursor.since or 0):
-        raise Gone("Your copy is older than the deleted records this server keeps: push your changes, "
-                   "then pull again from the start.", must_resync=True, reason="cursor_expired")
     scope = _scope(p)
     found: list[tuple[int, Entity, dict]] = []
     changed = _tables_with_changes(cursor.rev, upper)
@@ -195,7 +203,9 @@ def _pull(p: Principal, token: str | None, limit: int) -> dict[str, Any]:
     changes = [serialise_change(ent, row, extras, native=True) for _, ent, row in page]
     next_rev = page[-1][0] if has_more else upper
     since = cursor.since if (cursor.since is not None and has_more) else None
-    return {"changes": changes, "cursor": Cursor(max(next_rev, cursor.rev), scope_key, since).encode(),
+    rev = max(next_rev, cursor.rev)
+    return {"changes": changes, "cursor": Cursor(rev, scope_key, since, history_id,
+                                                 history.fingerprint(s, rev)).encode(),
             "has_more": has_more}
 
 

@@ -48,12 +48,22 @@ from ..extensions import db
 from ..jsontext import jsonable
 from ..models import utcnow
 from .bulk import insert_rows
+from .history import record_commit
 from .ids import any_of
 from .models import AuditEvent, ConflictRecord, SyncCounter
 from .pull import serialise_change
 from .registry import ENTITIES, Change, Entity, Owner, PushRules, entity, parse_uuid
 
 PROTOCOL_VERSION = 1
+
+
+def _reoffered_fields(ent: Entity, fields: Any, current: dict | None) -> dict:
+    """A re-offered record's fields the phone may write: it sends the record as it holds it, so
+    server-owned and display-only fields (and, on an existing row, fixed ones) are left out, not refused."""
+    if not isinstance(fields, dict):
+        return {}
+    return {k: v for k, v in fields.items()
+            if k in ent.fields and not (current is not None and ent.fields[k].create_only)}
 
 
 class Rejected(Exception):
@@ -118,6 +128,10 @@ class _Batch:
         self.rev = 0
         self.now = utcnow()  # one server time per batch; phone clocks are never used
         self.touched: dict[PushRules, set[uuid.UUID]] = {}
+        # The fork point of the last restore (server.sync.history), for re-offered records.
+        self.history_start: int | None
+        self.history_start, self.purged_through = db.session.execute(
+            select(SyncCounter.history_started_rev, SyncCounter.purged_through).where(SyncCounter.id == 1)).one()
 
     # -- loading --
     def load(self) -> None:
@@ -221,6 +235,12 @@ class _Batch:
         op = self._check_mutation(ent, rid, m)
         base_rev = m.get("base_rev") or 0
         current = self.rows.get((ent.name, rid))
+        if m.get("reoffer") is True:
+            kept = self._reoffer(mid, op, current, base_rev)
+            if kept is not None:
+                return kept
+            base_rev = min(base_rev, self.history_start or 0)  # merge from the fork point
+            m = {**m, "fields": _reoffered_fields(ent, m.get("fields"), current)}
         fields: dict[str, Any] = {}
         if op == "delete":
             if current is None:
@@ -248,6 +268,28 @@ class _Batch:
                                {n: ["Missing data for required field."] for n in missing})
             return self._create(mid, ent, rid, fields, owner, plan)
         return self._update(mid, ent, rid, fields, current, base_rev, owner, plan, sent)
+
+    def _reoffer(self, mid: uuid.UUID, op: str, current: dict | None, base_rev: int) -> dict | None:
+        """A record offered again after a restore (410 ``history_diverged``): what the server keeps.
+
+        Answers the result when there is nothing to take back, or ``None`` to apply the offer
+        merged from the fork point. The phone's copy (revision ``base_rev`` of the old history)
+        is newer than what the restore kept only when ``base_rev`` lies after the fork point
+        (``sync_counter.history_started_rev``); older copies, and every copy when no restore
+        was recorded, change nothing that exists. A missing record is created again unless it
+        existed before the fork or the purge (a purged tombstone stays gone).
+        """
+        start = self.history_start
+        nothing = {"mutation_id": str(mid), "status": "applied", "rev": current["rev"] if current else None}
+        if op == "delete" and (current is None or current["deleted"]):
+            return nothing
+        if current is None:
+            if base_rev and (base_rev <= (self.purged_through or 0) or (start is not None and base_rev <= start)):
+                return nothing  # it existed before the fork and is gone now (a purged tombstone)
+            return None  # lost with the restore: create it again
+        if start is None or base_rev <= start:
+            return nothing  # the restore kept this version or a newer one
+        return None
 
     def _check_mutation(self, ent: Entity | None, rid: uuid.UUID | None, m: dict) -> str:
         """The protocol's own checks of one mutation (entity, id, op, storable text, base_rev); its op."""
@@ -571,6 +613,7 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
     s.execute(update(SyncCounter).where(SyncCounter.id == 1).values(value=func.max(SyncCounter.value, batch.rev))
               if db.engine.dialect.name == "sqlite" else
               update(SyncCounter).where(SyncCounter.id == 1).values(value=func.greatest(SyncCounter.value, batch.rev)))
+    record_commit(s.connection(), start + 1, batch.rev)  # the fingerprint of this batch's revisions
     if batch.touched:
         s.expire_all()
     for rules in _all_rules():

@@ -13,13 +13,16 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from ..models import SyncMixin
+from .history import record_commit
 
 _NEXT = text("UPDATE sync_counter SET value = value + :n WHERE id = 1 RETURNING value")
 
 
 def take_revisions(session: Session, n: int) -> range:
     """Reserve ``n`` consecutive revisions and return them. Locks the counter until commit."""
-    last = session.connection().execute(_NEXT, {"n": n}).scalar_one()
+    conn = session.connection()
+    last = conn.execute(_NEXT, {"n": n}).scalar_one()
+    record_commit(conn, last - n + 1, last)  # the fingerprint cursors at these revisions carry
     return range(last - n + 1, last + 1)
 
 

@@ -19,6 +19,10 @@ class MutationSchema(Schema):
     op = fields.String(required=True, validate=validate.OneOf(["upsert", "delete"]))
     base_rev = fields.Integer(allow_none=True, metadata={"description": "the revision the phone edited from"})
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), load_default=dict)
+    reoffer = fields.Boolean(load_default=False, metadata={
+        "description": "after 410 history_diverged: the record as the phone holds it, offered again; created when "
+                       "the server lost it, merged from the restore's fork point when the phone's copy is newer, "
+                       "else nothing changes; fields the phone may not write are left out, not refused"})
 
 
 class PushSchema(Schema):
@@ -101,7 +105,9 @@ class SyncProblemSchema(ProblemSchema):
     """A sync error answer: the problem fields plus what the phone needs to act on it."""
 
     must_resync = fields.Boolean(metadata={"description": "410: push the outbox, then pull from no cursor"})
-    reason = fields.String(metadata={"description": "410: scope_changed | cursor_expired | cursor_ahead"})
+    reason = fields.String(metadata={"description": "410: scope_changed | cursor_expired | history_diverged"})
+    reoffer = fields.Boolean(metadata={"description": "410 history_diverged: offer every record you hold again "
+                                                      "(mutations with reoffer: true) before pulling from the start"})
     protocol = fields.Integer(metadata={"description": "409 protocol_outdated: the protocol this server speaks"})
     max_mutations = fields.Integer(metadata={"description": "413: most mutations per push"})
     max_bytes = fields.Integer(metadata={"description": "413: largest push body"})

@@ -4,6 +4,7 @@ and a real Celery worker on a real Redis broker analyses what a completed upload
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -99,43 +100,55 @@ def queue_name():
 @pytest.fixture
 def app_config(app_config, request):
     """Tests with a ``worker`` send tasks to the broker; the others run them in-process."""
-    if "worker" in request.fixturenames:
+    if "worker" in request.fixturenames or "redis_url" in request.fixturenames:
         return {**app_config, "CELERY_BROKER_URL": request.getfixturevalue("redis_url")}
     return app_config
+
+
+def _start_worker(app, redis_url, queue_name, tmp_path, name="worker", **env):
+    """A real ``celery worker`` process on the test's database, storage and broker queue; answers (proc, log path)."""
+    celery = app.extensions["celery"]
+    assert not celery.conf.task_always_eager
+    celery.conf.task_default_queue = queue_name
+    celery.conf.task_routes = {"inspect.analyse_photo": {"queue": queue_name}}
+    full_env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "STORAGE_URL": app.config["STORAGE_URL"],
+                "CELERY_BROKER_URL": redis_url, "SECRET_KEY": app.config["SECRET_KEY"],
+                "LINESIDE_INSTANCE_PATH": str(tmp_path / f"{name}-instance"), "PYTHONPATH": str(REPO),
+                **{k: str(v) for k, v in env.items()}}
+    log_path = tmp_path / f"{name}.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - the child keeps it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "server.tasks:celery_app", "worker", "--pool", "solo",
+         "--queues", queue_name, "--without-heartbeat", "--without-gossip", "--without-mingle",
+         "--loglevel", "INFO", "--hostname", f"{name}-{queue_name}@%h"],
+        cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return proc, log_path
+
+
+def _stop_worker(proc, redis_url, queue_name):
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        proc.kill()
+        proc.wait(timeout=10)
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url).delete(queue_name)
+    except Exception:  # pragma: no cover
+        pass
 
 
 @pytest.fixture
 def worker(app, redis_url, queue_name, tmp_path):
     """A real ``celery worker`` process on the test's database, storage and broker queue."""
-    celery = app.extensions["celery"]
-    assert not celery.conf.task_always_eager
-    celery.conf.task_default_queue = queue_name
-    celery.conf.task_routes = {"inspect.analyse_photo": {"queue": queue_name}}
-    env = {**os.environ, "DATABASE_URL": app.config["DATABASE_URL"], "STORAGE_URL": app.config["STORAGE_URL"],
-           "CELERY_BROKER_URL": redis_url, "SECRET_KEY": app.config["SECRET_KEY"],
-           "LINESIDE_INSTANCE_PATH": str(tmp_path / "worker-instance"), "PYTHONPATH": str(REPO)}
-    log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "server.tasks:celery_app", "worker", "--pool", "solo",
-         "--queues", queue_name, "--without-heartbeat", "--without-gossip", "--without-mingle",
-         "--loglevel", "INFO", "--hostname", f"{queue_name}@%h"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc, _ = _start_worker(app, redis_url, queue_name, tmp_path)
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-        try:
-            import redis
-
-            redis.Redis.from_url(redis_url).delete(queue_name)
-        except Exception:  # pragma: no cover
-            pass
+        _stop_worker(proc, redis_url, queue_name)
 
 
 def _wait_analysed(photo_ids, proc, log_path, timeout_seconds=120.0):
@@ -164,6 +177,39 @@ def test_a_real_worker_analyses_completed_uploads_and_survives_bad_photos(app, c
     assert bad.analysis_status == "unusable" and bad.flag_reasons == ["unusable"]
     assert good.analysis_status == "pass" and not good.flagged
     assert worker.poll() is None  # the worker is still alive
+
+
+def test_a_worker_killed_mid_analysis_hands_the_task_on_within_the_visibility_timeout(
+        app, client, as_inspector, redis_url, queue_name, tmp_path):
+    """SIGKILL leaves the task unacknowledged: another worker gets it after CELERY_VISIBILITY_TIMEOUT_SECONDS, not 1 h."""
+    visibility = 10
+    app.extensions["celery"].conf.broker_transport_options = {"visibility_timeout": visibility}
+    first, first_log = _start_worker(app, redis_url, queue_name, tmp_path, "doomed", ANALYSIS_TEST_DELAY_SECONDS=600,
+                                     CELERY_VISIBILITY_TIMEOUT_SECONDS=visibility)
+    second = None
+    try:
+        data = demo_photo("in_tolerance")
+        photo_id = declare_photo(data)
+        assert upload_photo(client, as_inspector, photo_id, data).status_code == 200
+        deadline = time.monotonic() + 120
+        while "test delay" not in first_log.read_text(errors="replace"):  # the task is running
+            assert time.monotonic() < deadline and first.poll() is None, first_log.read_text(errors="replace")
+            time.sleep(0.2)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        killed_at = time.monotonic()
+        assert photo_row(photo_id).upload_state == "stored"
+        second, second_log = _start_worker(app, redis_url, queue_name, tmp_path, "rescuer",
+                                           CELERY_VISIBILITY_TIMEOUT_SECONDS=visibility)
+        [photo] = _wait_analysed([photo_id], second, second_log, timeout_seconds=180)
+        waited = time.monotonic() - killed_at
+        assert photo.analysis_status == "pass"
+        assert waited < 120, f"redelivered after {waited:.0f} s"  # Redis' default would be an hour
+    finally:
+        if first.poll() is None:
+            first.kill()
+        if second is not None:
+            _stop_worker(second, redis_url, queue_name)
 
 
 def test_an_unexpected_error_after_the_pipeline_still_ends_unusable(app, demo, monkeypatch):

@@ -68,4 +68,5 @@ def truncate_all(engine) -> None:
         # DELETE is much faster than TRUNCATE on the handful of rows a test leaves.
         for t in tables:
             conn.execute(t.delete())
-        conn.execute(text("UPDATE sync_counter SET value = 0, purged_through = 0 WHERE id = 1"))
+        conn.execute(text("UPDATE sync_counter SET value = 0, purged_through = 0, history_started_rev = NULL, "
+                          "restored_at = NULL WHERE id = 1"))

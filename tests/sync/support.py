@@ -52,6 +52,8 @@ class SyncClient:
         self.store: dict[tuple[str, str], dict[str, Any]] = {}
         self.outbox: list[dict] = []
         self.resyncs = 0
+        self.authored: set[tuple[str, str]] = set()  # records this phone changed (the PWA's local_at)
+        self.reoffered: list[dict] = []  # answers to re-offers after 410 history_diverged
 
     # -- local edits --
     def mutation(self, entity: str, id_: str, fields: dict | None = None, op: str = "upsert",
@@ -68,6 +70,7 @@ class SyncClient:
         rec = self.store.setdefault((entity, id_), {"rev": None, "deleted": False, "fields": {}})
         rec["fields"].update(fields)
         self.outbox.append(m)
+        self.authored.add((entity, id_))
         return m
 
     def delete(self, entity: str, id_: str) -> dict:
@@ -75,6 +78,7 @@ class SyncClient:
         if (entity, id_) in self.store:
             self.store[(entity, id_)]["deleted"] = True
         self.outbox.append(m)
+        self.authored.add((entity, id_))
         return m
 
     # -- network --
@@ -112,6 +116,8 @@ class SyncClient:
             r = self.pull_page(limit)
             if r.status_code == 410:
                 assert r.get_json()["must_resync"] is True
+                if r.get_json()["reason"] == "history_diverged":
+                    self.reoffer()
                 self.resyncs += 1
                 self.cursor = None
                 pending = {(m["entity"], m["id"]) for m in self.outbox}
@@ -125,6 +131,28 @@ class SyncClient:
             self.cursor = page["cursor"]
             if not page["has_more"]:
                 return seen
+
+    def reoffer(self, batch: int = 200) -> list[dict]:
+        """After 410 ``history_diverged``: offer again every record this phone changed, as it holds it."""
+        pending = {(m["entity"], m["id"]) for m in self.outbox}
+        mutations = []
+        for key in sorted(self.authored - pending):
+            rec = self.store.get(key)
+            if rec is None:
+                continue
+            m = self.mutation(key[0], key[1], None if rec["deleted"] else dict(rec["fields"]),
+                              op="delete" if rec["deleted"] else "upsert", base_rev=rec["rev"])
+            mutations.append({**m, "reoffer": True})
+        # creations first: an inspection's rows, photos, defects before what refers to them
+        order = {"response": 0, "defect": 1, "photo": 2, "measurement": 3, "comment": 4, "decision": 5}
+        mutations.sort(key=lambda m: (m["op"] == "delete", order.get(m["entity"], 9)))
+        results = []
+        for i in range(0, len(mutations), batch):
+            r = self.push(mutations[i:i + batch])
+            assert r.status_code == 200, r.get_json()
+            results += r.get_json()["results"]
+        self.reoffered += results
+        return results
 
     def apply(self, ch: dict) -> None:
         """Adopt a pulled change, keeping local edits still waiting in the outbox on top."""

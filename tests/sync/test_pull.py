@@ -144,7 +144,7 @@ def test_a_cursor_ahead_of_the_server_asks_for_a_resync(client, as_inspector):
     db.session.execute(update(SyncCounter).values(value=1))  # as if restored from an older backup
     db.session.commit()
     r = phone.pull_page()
-    assert r.status_code == 410 and r.get_json()["reason"] == "cursor_ahead"
+    assert r.status_code == 410 and r.get_json()["reason"] == "history_diverged"
 
 
 def test_a_first_pull_skips_tombstones(client, as_inspector, insp):
