@@ -206,6 +206,35 @@ async function sweepStale(generation) {
   });
 }
 
+// Creations before what refers to them; deletes last.
+const REOFFER_ORDER = ['inspection', 'response', 'defect', 'photo', 'measurement', 'comment', 'decision', 'progress'];
+
+/**
+ * After 410 history_diverged (the server was restored from a backup and lost changes it had
+ * confirmed): offer again every record this phone changed (local_at), as it holds it. The
+ * server creates what it lost and takes newer copies, and changes nothing else. Photos whose
+ * bytes are still here upload again once their record is back; the server adopts the others'
+ * bytes from storage. The answers need no handling: the full pull that follows shows the result.
+ */
+export async function reoffer() {
+  const cid = await clientId();
+  const held = await tx(['records', 'outbox'], 'readonly', async (t) => {
+    const queued = new Set((await req(t.objectStore('outbox').getAll())).map((e) => recordKey(e.entity, e.id)));
+    return (await req(t.objectStore('records').getAll()))
+      .filter((r) => r.local_at && !queued.has(r.key) && REOFFER_ORDER.includes(r.entity));
+  });
+  const rank = (r) => (r.deleted ? REOFFER_ORDER.length : 0) + REOFFER_ORDER.indexOf(r.entity);
+  held.sort((x, y) => rank(x) - rank(y));
+  for (let i = 0; i < held.length; i += PUSH_BATCH_MAX) {
+    const mutations = held.slice(i, i + PUSH_BATCH_MAX).map((r) => ({
+      mutation_id: crypto.randomUUID(), entity: r.entity, id: r.id, op: r.deleted ? 'delete' : 'upsert',
+      base_rev: typeof r.rev === 'number' ? r.rev : null, fields: r.deleted ? {} : stripMeta(r.fields ?? {}),
+      reoffer: true }));
+    await api('/api/v1/sync/push', { method: 'POST', body: { client_id: cid, protocol: PROTOCOL, mutations } });
+  }
+  return held.length;
+}
+
 /**
  * Pull every change after the stored cursor, page by page. On 410 (must_resync) pull again
  * from no cursor and replace the local store, keeping local rows the server has not seen.
@@ -222,6 +251,7 @@ export async function pull() {
     } catch (err) {
       if (err instanceof ApiError && err.status === 410 && generation === null) {
         // runOnce pushed the outbox just before; now start again from scratch.
+        if (err.problem?.reason === 'history_diverged') await reoffer();
         generation = Date.now();
         cursor = null;
         await kvSet('cursor', null);

@@ -291,3 +291,37 @@ def test_screens_fit_a_360_px_phone_and_label_every_control(live_server, page, v
         .filter((el) => !(el.labels?.length || el.getAttribute('aria-label') || (el.tagName === 'BUTTON' && el.textContent.trim())))
         .map((el) => el.outerHTML.slice(0, 80))""")
     assert unlabelled == []
+
+
+def test_history_diverged_offers_the_phones_records_again_before_pulling_from_the_start(live_server, page):
+    """After a restore from a backup the server lost a defect the phone had synced: the phone brings it back."""
+    from sqlalchemy import delete, update
+
+    from server.extensions import db
+    from server.inspect.models import Defect
+    from server.sync import history
+    from server.sync.models import SyncCounter
+
+    with live_server.app.app_context():
+        fork = db.session.scalar(select(SyncCounter.value))
+        db.session.remove()
+    _queue_defects(page, ["lost-in-restore"])
+    _sync(page)
+    _synced(page)
+    assert _server_codes(live_server, "lost-in-restore") == ["lost-in-restore"]
+    with live_server.app.app_context():  # the restore: the defect is gone, a new history starts at the fork
+        db.session.execute(delete(Defect).where(Defect.code == "lost-in-restore"))
+        db.session.commit()
+        history.rotate(db.session)
+        db.session.execute(update(SyncCounter).values(history_started_rev=fork))
+        db.session.commit()
+        db.session.remove()
+    offers = []
+    page.on("request", lambda r: offers.extend(m for m in json.loads(r.post_data or "{}").get("mutations", [])
+                                               if m.get("reoffer")) if r.url.endswith("/sync/push") else None)
+    _sync(page)
+    _synced(page)
+    assert _server_codes(live_server, "lost-in-restore") == ["lost-in-restore"]
+    assert [m["fields"]["code"] for m in offers if m["entity"] == "defect"] == ["lost-in-restore"]
+    codes = page.evaluate("async () => (await window.lineside.getAll('records')).map((r) => r.fields.code)")
+    assert codes.count("lost-in-restore") == 1
