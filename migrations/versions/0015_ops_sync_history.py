@@ -5,16 +5,16 @@ Expand only (new nullable or defaulted columns, new tables): safe to run while t
 release still serves. Revisions that release takes meanwhile have no fingerprint row; cursors
 at them carry an empty fingerprint, which the check accepts.
 
-Revision ID: 0014_ops_sync_history
-Revises: 0013_afterpo_pins
+Revision ID: 0015_ops_sync_history
+Revises: 0014_afterpo_capa
 """
 import secrets
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_ops_sync_history"
-down_revision = "0013_afterpo_pins"
+revision = "0015_ops_sync_history"
+down_revision = "0014_afterpo_capa"
 branch_labels = None
 depends_on = None
 
