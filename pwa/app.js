@@ -143,7 +143,7 @@ async function askPersistence() {
 }
 
 function startSyncTriggers() {
-  window.addEventListener('online', () => syncNow());
+  window.addEventListener('online', () => { import('./lib/sync.js').then((m) => m.networkBack()); });
   setInterval(() => { if (document.visibilityState === 'visible' && ctx.session) syncNow(); }, SYNC_INTERVAL_MS);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible' && ctx.session) syncNow();

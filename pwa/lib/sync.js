@@ -17,6 +17,7 @@ export const PULL_LIMIT = 500;
 const BACKOFF_MIN_MS = 2000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
 const RETRY_AFTER_MAX_MS = 60 * 60 * 1000;
+const ONLINE_RETRY_GAP_MS = 15 * 1000;
 
 export { checkStorage, LOW_STORAGE_BYTES, LOW_STORAGE_SHARE, refreshCounts, state } from './sync-state.js';
 
@@ -445,7 +446,7 @@ async function runOnce(previous) {
     else if (!(err instanceof ApiError) || err.retryable || err.status === 404) {
       const failures = (previous?.failures ?? 0) + 1;
       const nextAt = Date.now() + backoffDelay(failures, err.retryAfterMs ?? null);
-      await kvSet('sync_backoff', { failures, nextAt, since, error: state.error }).catch(() => {});
+      await kvSet('sync_backoff', { failures, nextAt, since, at: Date.now(), error: state.error }).catch(() => {});
       armTimer(nextAt);
     }
   } finally {
@@ -476,6 +477,17 @@ export function syncNow({ force = false } = {}) {
     return navigator.locks ? navigator.locks.request('lineside-sync', work) : work();
   })().finally(() => { running = null; });
   return running;
+}
+
+/** The network came back ('online'): no need to wait out a long back-off, but never more than one
+ * attempt per ONLINE_RETRY_GAP_MS however often the event fires (flapping Wi-Fi). */
+export async function networkBack() {
+  const b = await readBackoff();
+  if (b && b.nextAt > Date.now() && b.error?.key === 'sync.error.unreachable') { // a Retry-After stands
+    const soon = Math.max(Date.now(), (b.at ?? 0) + ONLINE_RETRY_GAP_MS);
+    if (soon < b.nextAt) await kvSet('sync_backoff', { ...b, nextAt: soon }).catch(() => {});
+  }
+  return syncNow();
 }
 
 /** After signing in again: clear the sign-in flag and sync. */

@@ -255,3 +255,27 @@ def test_a_photo_the_server_refuses_is_not_retried_and_shown_as_a_problem(live_s
         page.wait_for_timeout(250)
     assert len(refused) == 2
     expect(problem).to_be_visible(timeout=15_000)
+
+
+def test_the_network_coming_back_shortens_a_long_network_back_off_but_not_retry_after(live_server, phone):
+    page = phone.new_page()
+    _sign_in(page, live_server.url)
+    page.route("**/api/v1/sync/push", lambda route: route.abort("connectionreset"))
+    _queue_defect(page, "online-again-")
+    page.wait_for_function("() => window.lineside.syncState.error?.key === 'sync.error.unreachable'", timeout=15_000)
+    page.unroute("**/api/v1/sync/push")
+    # As after many failures: the next try 5 minutes away, the last one 20 s ago.
+    set_backoff = """async (key) => {
+        const { kvGet, kvSet } = await import('/app/lib/db.js');
+        const b = await kvGet('sync_backoff');
+        await kvSet('sync_backoff', { ...b, nextAt: Date.now() + 300000, at: Date.now() - 20000,
+          error: { ...b.error, key } });
+    }"""
+    page.evaluate(set_backoff, "sync.error.busy")  # the server said Retry-After: the online event waits
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_timeout(3000)
+    assert _server_codes(live_server, "online-again-") == []
+    page.evaluate(set_backoff, "sync.error.unreachable")
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    _synced(page)
+    assert _server_codes(live_server, "online-again-") == ["online-again-"]
