@@ -5,16 +5,16 @@ Expand only (new nullable or defaulted columns, new tables): safe to run while t
 release still serves. Revisions that release takes meanwhile have no fingerprint row; cursors
 at them carry an empty fingerprint, which the check accepts.
 
-Revision ID: 0016_ops_sync_history
-Revises: 0015_afterpo_drift_answer
+Revision ID: 0019_ops_sync_history
+Revises: 0018_afterpo_booking
 """
 import secrets
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_ops_sync_history"
-down_revision = "0015_afterpo_drift_answer"
+revision = "0019_ops_sync_history"
+down_revision = "0018_afterpo_booking"
 branch_labels = None
 depends_on = None
 
