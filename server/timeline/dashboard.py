@@ -11,6 +11,9 @@ No Flask request objects here. Figures (documented in ``docs/timeline.md``, "Qua
   largest sample size of the inspection's AQL plans, ISO 2859-1);
 * **Pareto**: defects by code and class, most frequent first, with the cumulative share;
 * **open issues**: open or in progress, with their mean and largest age in days;
+* **on time**: milestones set on the PO (planned and actual dates) done on or before their planned
+  day, and shipments departed on or before their ETD (else the PO's planned ship date), among
+  those done or departed in the period;
 * **factory scorecard**: the same figures per factory.
 """
 from __future__ import annotations
@@ -30,7 +33,7 @@ from ..errors import Forbidden, ValidationFailed
 from ..extensions import db
 from ..inspect.models import Defect, Inspection
 from ..inspect.service import plans_for
-from .models import Issue
+from .models import Issue, Milestone, Shipment
 
 OPEN = ("open", "in_progress")
 
@@ -122,6 +125,36 @@ def _issue_figures(issues: list[Issue], today: date) -> dict[str, Any]:
             "open_issue_max_age_days": max(ages) if ages else None}
 
 
+def _in_period(day: date | None, f: dict[str, Any]) -> bool:
+    return day is not None and not (f.get("date_from") and day < f["date_from"]) and \
+        not (f.get("date_to") and day > f["date_to"])
+
+
+def _on_time(p: Principal, f: dict[str, Any]) -> dict[Any, dict[str, int]]:
+    """Per factory: milestones done and on time, shipments departed and on time, in the period."""
+    pos = _scope(p, f).subquery()
+    out: dict[Any, dict[str, int]] = defaultdict(lambda: {"milestones_done": 0, "milestones_on_time": 0,
+                                                         "shipments_departed": 0, "shipments_on_time": 0})
+    for m, factory_id in db.session.execute(select(Milestone, pos.c.factory_id).join(
+            pos, pos.c.id == Milestone.purchase_order_id).where(Milestone.planned_date.is_not(None),
+                                                                 Milestone.actual_date.is_not(None))).all():
+        if _in_period(m.actual_date, f):
+            out[factory_id]["milestones_done"] += 1
+            out[factory_id]["milestones_on_time"] += m.actual_date <= m.planned_date
+    for s, factory_id, planned in db.session.execute(select(Shipment, pos.c.factory_id, pos.c.planned_ship_date).join(
+            pos, pos.c.id == Shipment.purchase_order_id).where(Shipment.departed_on.is_not(None))).all():
+        due = s.etd or planned
+        if _in_period(s.departed_on, f) and due is not None:
+            out[factory_id]["shipments_departed"] += 1
+            out[factory_id]["shipments_on_time"] += s.departed_on <= due
+    return out
+
+
+def _on_time_figures(c: dict[str, int]) -> dict[str, Any]:
+    return {**c, "on_time_milestone_rate": _rate(c["milestones_on_time"], c["milestones_done"]),
+            "on_time_shipment_rate": _rate(c["shipments_on_time"], c["shipments_departed"])}
+
+
 def quality_dashboard(p: Principal, f: dict[str, Any], today: date) -> dict[str, Any]:
     """The dashboard for the filters ``brand_id, factory_id, product_id, purchase_order_id, date_from,
     date_to``, over the POs ``p`` may see. Raises ``Forbidden`` (inspectors), ``ValidationFailed``."""
@@ -137,14 +170,19 @@ def quality_dashboard(p: Principal, f: dict[str, Any], today: date) -> dict[str,
         per_factory[po.factory_id].append((insp, po))
     from ..accounts.models import Organisation
 
+    on_time = _on_time(p, f)
+    empty = {"milestones_done": 0, "milestones_on_time": 0, "shipments_departed": 0, "shipments_on_time": 0}
     scorecard = []
-    for factory_id in sorted(set(per_factory) | set(issues), key=str):
+    for factory_id in sorted(set(per_factory) | set(issues) | set(on_time), key=str):
         org = db.session.get(Organisation, factory_id)
         scorecard.append({"factory_id": factory_id, "factory_name": org.name if org else "",
                           **_figures(per_factory.get(factory_id, []), defects),
-                          **_issue_figures(issues.get(factory_id, []), today)})
+                          **_issue_figures(issues.get(factory_id, []), today),
+                          **_on_time_figures(on_time.get(factory_id, empty))})
+    totals = {k: sum(c[k] for c in on_time.values()) for k in empty}
     return {"filters": {k: v for k, v in f.items() if v is not None}, "today": today,
-            "summary": {**_figures(rows, defects), **_issue_figures([i for v in issues.values() for i in v], today)},
+            "summary": {**_figures(rows, defects), **_issue_figures([i for v in issues.values() for i in v], today),
+                        **_on_time_figures(totals)},
             "pareto": _pareto(rows, defects), "factory_scorecard": scorecard}
 
 

@@ -99,3 +99,21 @@ def test_tenancy_roles_csv_and_svg(client, demo, as_reviewer, as_manager, as_ins
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     text = svg.get_data(as_text=True)
     assert text.startswith("<svg") and "scratch (major)" in text and text.count("<rect") == 2
+
+
+def test_on_time_milestones_and_shipments(client, demo, as_reviewer):
+    """Demo milestones set by hand: production start on its planned day (on time), production
+    scheduled a day after plan (late). Shipments added here: one departed after its ETD, one before."""
+    from server.timeline.models import Shipment
+
+    db.session.add_all([
+        Shipment(purchase_order_id=demo("po:42"), reference="S-LATE", etd=TODAY - timedelta(days=3),
+                 departed_on=TODAY - timedelta(days=1)),
+        Shipment(purchase_order_id=demo("po:42"), reference="S-EARLY", etd=TODAY - timedelta(days=1),
+                 departed_on=TODAY - timedelta(days=2))])
+    db.session.commit()
+    s = get(client, as_reviewer)["summary"]
+    assert (s["milestones_done"], s["milestones_on_time"], s["on_time_milestone_rate"]) == (2, 1, 0.5)
+    assert (s["shipments_departed"], s["shipments_on_time"], s["on_time_shipment_rate"]) == (2, 1, 0.5)
+    recent = get(client, as_reviewer, **{"from": (TODAY - timedelta(days=1)).isoformat()})["summary"]
+    assert (recent["milestones_done"], recent["shipments_departed"], recent["shipments_on_time"]) == (0, 1, 0)
