@@ -33,6 +33,8 @@ from ..extensions import db
 from ..inspect import drift as drift_stats
 from ..inspect.color import delta_e_cie2000
 from ..inspect.models import Comment, Inspection, Photo, ReviewDecision
+from ..inspect import rules as inspect_rules
+from ..inspect.rules import InspectionState
 from ..models import utcnow
 from .models import OPEN_SLOT, DriftAlert, WebhookDelivery, WebhookEndpoint
 
@@ -262,6 +264,7 @@ def decide(p: Principal, photo_id: uuid.UUID, decision: str, comment: str) -> Re
     ``ValidationFailed`` for an unknown decision or a reject/retake without a comment.
     """
     photo, insp, po, product = get_photo_row(p, photo_id)
+    inspect_rules.check_write(p, "decision", "create", InspectionState(insp, po.brand_id, po.factory_id))
     comment = (comment or "").strip()
     if decision not in DECISIONS:
         raise ValidationFailed(errors={"decision": [f"Must be one of: {', '.join(DECISIONS)}."]})
@@ -287,7 +290,8 @@ def add_comment(p: Principal, photo_id: uuid.UUID, body: str) -> Comment:
 
     Raises ``Forbidden``, ``NotFound`` and ``ValidationFailed`` for an empty body.
     """
-    photo, insp, _, _ = get_photo_row(p, photo_id)
+    photo, insp, po, _ = get_photo_row(p, photo_id)
+    inspect_rules.check_write(p, "comment", "create", InspectionState(insp, po.brand_id, po.factory_id))
     body = (body or "").strip()
     if not body:
         raise ValidationFailed(errors={"body": ["Write something."]})
