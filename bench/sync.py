@@ -51,7 +51,7 @@ def run(url: str, n: int, batch: int) -> dict[str, float]:
     from server.extensions import db
     from server.inspect.models import ChecklistResponse
     from server.models import utcnow
-    from server.sync.service import jsonable
+    from server.jsontext import jsonable
     from tests.support import databases
 
     databases.migrate(url)
@@ -196,12 +196,13 @@ def main() -> int:
     ap.add_argument("--pg", default=os.environ.get("TEST_DATABASE_URL", ""))
     ap.add_argument("--only", default="sqlite,postgres", help="comma-separated backends to run")
     ap.add_argument("--without-inspection-hooks", action="store_true",
-                    help="measure the protocol alone: skip prepare_sync_fields and after_sync")
+                    help="measure the protocol alone: skip the inspections' push rules (decide, after_batch)")
     args = ap.parse_args()
     if args.without_inspection_hooks:
-        import server.sync.service as sync_service
+        from server.inspect.sync import InspectionPushRules
 
-        sync_service._hook = lambda name: None
+        InspectionPushRules.decide = lambda self, principal, rows, change: change.fields
+        InspectionPushRules.after_batch = lambda self, *args, **kwargs: None
     from tests.support import databases
 
     backends = [("sqlite", None)] if "sqlite" in args.only else []
