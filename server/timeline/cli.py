@@ -8,12 +8,10 @@ from sqlalchemy import func, select
 @click.command("refresh-alerts")
 def refresh_alerts_cmd():
     """Recompute delay-risk, freight and overdue-issue alerts of every open PO (run daily)."""
-    from ..catalog.models import PurchaseOrder
     from ..extensions import db
-    from .service import refresh_all
+    from .service import refresh_all, refreshable_purchase_orders
 
-    total = db.session.scalar(select(func.count()).select_from(PurchaseOrder).where(
-        PurchaseOrder.deleted.is_(False), PurchaseOrder.status.notin_(("shipped", "closed", "cancelled"))))
+    total = db.session.scalar(select(func.count()).select_from(refreshable_purchase_orders().subquery()))
     with click.progressbar(length=total, label="Refreshing alerts", file=click.get_text_stream("stderr")) as bar:
         counts = refresh_all(progress=bar.update)
     click.echo(f"{counts['purchase_orders']} purchase orders: {counts['opened']} alert(s) opened, "

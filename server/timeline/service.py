@@ -19,7 +19,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from ..accounts.models import Membership
 from ..auth import Action, Principal
@@ -866,7 +866,7 @@ def refresh_alerts(po: PurchaseOrder, today: date | None = None) -> dict[str, in
     # Serialise refreshes of one PO (PostgreSQL row lock; SQLite has one writer anyway), so two
     # concurrent reports cannot both open the same alert and trip the unique key.
     db.session.execute(select(PurchaseOrder.id).where(PurchaseOrder.id == po.id).with_for_update())
-    if po.status in ("shipped", "closed", "cancelled"):
+    if not alerts_apply(po):
         specs: list[fc.AlertSpec] = []
     else:
         _, specs = wanted_alerts(po, today)
@@ -907,10 +907,30 @@ def open_alerts(po: PurchaseOrder) -> list[PoAlert]:
     return sorted(rows, key=lambda a: (SEVERITY_RANK.get(a.severity, 9), a.status != "open", a.created_at))
 
 
+def _waiting_shipment(po_id_column):
+    return select(Shipment.id).where(Shipment.purchase_order_id == po_id_column,
+                                     Shipment.departed_on.is_(None)).exists()
+
+
+def alerts_apply(po: PurchaseOrder) -> bool:
+    """Whether the PO still raises alerts: not closed or cancelled, and not marked shipped while
+    every shipment has departed. A PO marked shipped with a shipment still waiting keeps its alerts
+    (marking the PO shipped by hand must not make them vanish)."""
+    if po.status in ("closed", "cancelled"):
+        return False
+    return po.status != "shipped" or bool(db.session.scalar(select(_waiting_shipment(po.id))))
+
+
+def refreshable_purchase_orders():
+    """Select of the ids of POs whose alerts the daily refresh recomputes (see :func:`alerts_apply`)."""
+    return select(PurchaseOrder.id).where(
+        PurchaseOrder.deleted.is_(False), PurchaseOrder.status.notin_(("closed", "cancelled")),
+        or_(PurchaseOrder.status != "shipped", _waiting_shipment(PurchaseOrder.id)))
+
+
 def refresh_all(today: date | None = None, progress=None) -> dict[str, int]:
-    """Refresh the alerts of every PO that is not shipped, closed or cancelled; commit per PO."""
-    ids = list(db.session.scalars(select(PurchaseOrder.id).where(
-        PurchaseOrder.deleted.is_(False), PurchaseOrder.status.notin_(("shipped", "closed", "cancelled")))))
+    """Refresh the alerts of every PO that still raises alerts (:func:`alerts_apply`); commit per PO."""
+    ids = list(db.session.scalars(refreshable_purchase_orders()))
     totals = {"purchase_orders": 0, "opened": 0, "updated": 0, "resolved": 0}
     for po_id in ids:
         po = db.session.get(PurchaseOrder, po_id)

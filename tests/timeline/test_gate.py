@@ -297,3 +297,17 @@ def test_a_waived_release_before_the_cutoff_does_not_show_the_cutoff_done_and_ke
     kinds = {a.kind for a in db.session.scalars(select(PoAlert).where(
         PoAlert.purchase_order_id == demo("po:42"), PoAlert.status != "resolved"))}
     assert "issue_overdue" in kinds
+
+
+def test_marking_the_po_shipped_keeps_its_alerts_while_a_shipment_waits(client, demo, as_reviewer, runner):
+    before = {a.id for a in db.session.scalars(select(PoAlert).where(
+        PoAlert.purchase_order_id == demo("po:42"), PoAlert.status != "resolved"))}
+    assert before
+    r = client.patch(f"/api/v1/purchase-orders/{demo('po:42')}", headers=as_reviewer, json={"status": "shipped"})
+    assert r.status_code == 200, r.get_json()
+    out = runner.invoke(args=["refresh-alerts"])
+    assert out.exit_code == 0 and "\n1 purchase orders:" in out.output, out.output
+    finish_production(client, demo, as_reviewer, units=1)  # any change refreshes the PO's alerts too
+    after = {a.id for a in db.session.scalars(select(PoAlert).where(
+        PoAlert.purchase_order_id == demo("po:42"), PoAlert.status != "resolved"))}
+    assert after == before  # the shipment has not left: nothing vanishes
