@@ -31,13 +31,27 @@ def init_app(app: Flask) -> Celery:
         broker_transport_options={"visibility_timeout": int(app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"])},
         result_backend_transport_options={"visibility_timeout": int(app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"])},
         # celery -A server.tasks:celery_app beat (one, anywhere): the periodic analysis sweep
+        # (and the webhook retries that wait longer than the broker keeps a task unseen, see longest_countdown)
         beat_schedule={"analysis-sweep": {"task": "inspect.sweep_pending",
-                                          "schedule": float(app.config["ANALYSIS_SWEEP_INTERVAL_SECONDS"])}},
+                                          "schedule": float(app.config["ANALYSIS_SWEEP_INTERVAL_SECONDS"])},
+                       "webhooks-retry": {"task": "review.retry_due_webhooks", "schedule": 60.0}},
     )
     celery.set_default()
     app.extensions["celery"] = celery
     _import_task_modules()
     return celery
+
+
+def longest_countdown() -> int:
+    """The longest a task may wait for a retry on the broker (seconds).
+
+    Redis hands an unacknowledged task out again after ``CELERY_VISIBILITY_TIMEOUT_SECONDS``,
+    and a task waiting for its countdown is unacknowledged: a longer wait would be run twice.
+    Longer waits are left to a periodic job instead (the analysis sweep, ``webhooks-retry``).
+    """
+    from flask import current_app
+
+    return max(1, int(current_app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"]) - 60)
 
 
 def _import_task_modules() -> None:

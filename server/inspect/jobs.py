@@ -122,7 +122,9 @@ def _rollback() -> None:
 
 def _longest_wait() -> int:
     """The longest retry countdown: under the broker's visibility timeout, else Redis hands the retry out twice."""
-    return max(1, int(current_app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"]) - 60)
+    from ..tasks import longest_countdown
+
+    return longest_countdown()
 
 
 def pending_photos(older_than_seconds: int, newer_than_seconds: int | None = None) -> list[uuid.UUID]:

@@ -35,8 +35,14 @@ def deliver_webhook(self, delivery_id: str) -> str:
     """Send one webhook delivery; with a broker, retry it with back-off until it succeeds or gives up."""
     from .delivery import attempt_delivery
 
+    from ..tasks import longest_countdown
+
     status, retry_in = attempt_delivery(delivery_id, jitter=random.random())
     if status == "retrying" and not _eager(self):
+        if retry_in is not None and retry_in > longest_countdown():
+            # Longer than the broker keeps a waiting task unseen (it would be sent twice): the delivery
+            # row holds next_retry_at, and beat's retry_due_webhooks sends it when due.
+            return status
         raise self.retry(countdown=retry_in, max_retries=None)
     return status
 
@@ -53,8 +59,10 @@ def send_alert_email(self, alert_id: str, event_type: str, audience: str = "bran
         log.warning("alert e-mail %s for %s failed: %s", event_type, alert_id, exc)
         if _eager(self) or self.request.retries >= EMAIL_MAX_RETRIES:
             return 0
-        raise self.retry(countdown=backoff_seconds(self.request.retries + 1, jitter=random.random()),
-                         max_retries=EMAIL_MAX_RETRIES) from None
+        from ..tasks import longest_countdown
+
+        countdown = min(backoff_seconds(self.request.retries + 1, jitter=random.random()), longest_countdown())
+        raise self.retry(countdown=countdown, max_retries=EMAIL_MAX_RETRIES) from None
 
 
 @shared_task(name="review.retry_due_webhooks", ignore_result=True)

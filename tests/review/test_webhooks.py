@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -270,3 +271,34 @@ def test_migration_encrypts_existing_plain_secrets(app, demo, monkeypatch):
     stored = db.session.execute(sa.text("SELECT secret FROM webhook_endpoints")).scalar_one()
     assert stored.startswith("enc:v1:")
     assert open_sealed(stored, app.config["SECRET_KEY"]) == "whsec_plain_old_secret"
+
+
+def test_with_a_broker_a_retry_longer_than_the_visibility_timeout_is_left_to_the_periodic_job(
+        client, as_reviewer, demo, receiver, monkeypatch, app):
+    """A task waiting for its countdown is unacknowledged: Redis would hand it out again after the
+    visibility timeout, and the webhook would be sent once per copy. Long waits go to webhooks-retry."""
+    from server.review import jobs
+
+    app.config["CELERY_VISIBILITY_TIMEOUT_SECONDS"] = 120  # retries may wait at most 60 s on the broker
+    receiver.status = 500
+    hook = make_webhook(client, as_reviewer, receiver.url)
+    delivery_id = client.post(f"/api/v1/review/webhooks/{hook['id']}/test", headers=as_reviewer).get_json()["id"]
+    countdowns = []
+
+    class Retry(Exception):
+        pass
+
+    def fake_retry(countdown=None, **kw):
+        countdowns.append(countdown)
+        return Retry()
+
+    monkeypatch.setattr(jobs, "_eager", lambda task: False)
+    monkeypatch.setattr(jobs.deliver_webhook, "retry", fake_retry)
+    monkeypatch.setattr(jobs.random, "random", lambda: 0.0)
+    with pytest.raises(Retry):
+        jobs.deliver_webhook.run(delivery_id)  # attempt 2: a 60 s wait fits
+    assert jobs.deliver_webhook.run(delivery_id) == "retrying"  # attempt 3: 120 s does not; no broker retry
+    assert countdowns == [60.0]
+    delivery = db.session.get(WebhookDelivery, uuid.UUID(delivery_id))
+    assert delivery.status == "retrying" and delivery.next_retry_at is not None
+    assert "review.retry_due_webhooks" in {e["task"] for e in app.extensions["celery"].conf.beat_schedule.values()}
