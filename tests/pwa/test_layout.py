@@ -36,7 +36,8 @@ def test_tap_targets_are_at_least_44_px(live_server, phone):
 
     page = phone.new_page()
     _sign_in(page, live_server.url, "inspector@demo.lineside.test", "demo-inspector")
-    page.goto(live_server.url + f"/#/inspection/{demo_id('inspection:inline:A')}")
+    page.wait_for_selector(f"[data-testid='inspection-{demo_id('inspection:final:B')}']")  # downloaded
+    page.goto(live_server.url + f"/#/inspection/{demo_id('inspection:final:B')}")
     page.wait_for_selector("#defect-form")
     small = page.evaluate("""() => [...document.querySelectorAll('main button, main select, main input:not([type=radio]):not([type=checkbox]):not([type=file]), #nav a, sync-status button')]
         .filter((el) => el.offsetParent !== null)
@@ -50,6 +51,7 @@ def test_new_inspection_panels_fit_360_px_in_chinese(live_server, phone):
 
     page = phone.new_page()
     _sign_in(page, live_server.url, "inspector@demo.lineside.test", "demo-inspector")
+    page.wait_for_selector(f"[data-testid='inspection-{demo_id('inspection:final:B')}']")  # downloaded
     page.get_by_role("link", name="Settings").click()
     page.get_by_label("Language").select_option("zh-CN")
     page.set_viewport_size({"width": 360, "height": 740})
