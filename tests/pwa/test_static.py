@@ -95,29 +95,30 @@ def test_every_key_the_code_uses_exists():
 
 def test_pages_answer_with_a_strict_csp(client):
     for path in ("/", "/sw.js", "/app/app.js", "/manifest.webmanifest", "/api/docs"):
-        r = client.get(path)
-        assert r.status_code == 200, path
+        with client.get(path) as r:  # file answers hold their file open until closed
+            assert r.status_code == 200, path
         csp = r.headers["Content-Security-Policy"]
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert "script-src 'self'" in csp and "style-src 'self'" in csp
 
 
 def test_service_worker_is_served_for_the_whole_site(client):
-    r = client.get("/sw.js")
-    assert r.headers["Service-Worker-Allowed"] == "/"
+    with client.get("/sw.js") as r:
+        assert r.headers["Service-Worker-Allowed"] == "/"
     assert r.mimetype == "text/javascript"
     assert r.headers["Cache-Control"] == "no-cache"
 
 
 def test_manifest_makes_the_app_installable(client):
-    r = client.get("/manifest.webmanifest")
-    assert r.mimetype == "application/manifest+json"
-    m = json.loads(r.data)
+    with client.get("/manifest.webmanifest") as r:
+        assert r.mimetype == "application/manifest+json"
+        m = json.loads(r.data)
     assert m["display"] == "standalone" and m["name"] and m["theme_color"] and m["start_url"] == "/"
     sizes = {i["sizes"] for i in m["icons"] if i["type"] == "image/png"}
     assert {"192x192", "512x512"} <= sizes
     for icon in m["icons"]:
-        assert client.get(icon["src"]).status_code == 200
+        with client.get(icon["src"]) as r:
+            assert r.status_code == 200
 
 
 def test_png_icons_have_their_declared_size():
@@ -129,13 +130,16 @@ def test_png_icons_have_their_declared_size():
 
 
 def test_hidden_files_are_not_served(client):
-    assert client.get("/app/.git/config").status_code == 404
-    assert client.get("/app/../server/config.py").status_code == 404
+    for path in ("/app/.git/config", "/app/../server/config.py"):
+        with client.get(path) as r:
+            assert r.status_code == 404
 
 
 def test_api_docs_page_uses_local_assets_only(client):
-    page = client.get("/api/docs").get_data(as_text=True)
+    with client.get("/api/docs") as r:
+        page = r.get_data(as_text=True)
     assert "http://" not in page and "https://" not in page
     for src in re.findall(r'(?:src|href)="([^"]+)"', page):
         assert src.startswith("/"), src
-        assert client.get(src).status_code == 200, src
+        with client.get(src) as r:
+            assert r.status_code == 200, src
