@@ -1,5 +1,9 @@
-"""gunicorn settings for Lineside. Environment: PORT, BIND, WEB_CONCURRENCY, GUNICORN_THREADS."""
+"""gunicorn settings for Lineside. Environment: PORT, BIND, WEB_CONCURRENCY, GUNICORN_THREADS,
+PROMETHEUS_MULTIPROC_DIR (where workers write their metrics; a fresh temporary folder by default)."""
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
@@ -27,3 +31,25 @@ def on_starting(server):
     if workers > 1 and not os.environ.get("SECRET_KEY"):
         raise SystemExit("Refusing to start several workers without an explicit SECRET_KEY. "
                          "Set SECRET_KEY (the same on every machine) or use WEB_CONCURRENCY=1.")
+
+
+# Metrics (server/metrics.py): each worker writes its figures to files in one folder, which
+# /metrics adds up. Set before the workers start (they import prometheus-client after the fork).
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="lineside-metrics-")
+else:
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+    for stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        stale.unlink()  # figures of an earlier run would be added to this one's
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

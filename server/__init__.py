@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .accounts.routes import blp as accounts_blp
     from .catalog.routes import blp as catalog_blp
     from .health import blp as health_blp
+    from .metrics import blp as metrics_blp
 
     extensions.db.init_app(app)
     db_setup.init_app(app)
@@ -37,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     app.register_blueprint(health_blp)
+    app.register_blueprint(metrics_blp)
     extensions.api.register_blueprint(accounts_blp)
     extensions.api.register_blueprint(catalog_blp)
     for blp in _domain_blueprints():

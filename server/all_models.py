@@ -5,6 +5,7 @@ from .inspect import models as inspect_models  # noqa: F401
 from .storage import models as storage_models  # noqa: F401
 from .sync import models as sync_models  # noqa: F401
 from .sync import revisions  # noqa: F401  (registers the revision hook)
+from .sync import indexes  # noqa: F401  (the pull's indexes on the inspection tables)
 
 
 def _optional() -> None:

@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE_ABANDONED_UPLOAD_DAYS": 7,
     # auth
     "SECRET_KEY": "",
+    # GET /metrics answers only "Authorization: Bearer <METRICS_TOKEN>" (and 404 while it is empty)
+    "METRICS_TOKEN": "",
     "TOKEN_TTL_SECONDS": 30 * 24 * 3600,
     # sign-in throttling (growing delays, no lock-out): failures counted over LOGIN_WINDOW_SECONDS; past the
     # free ones, each further failure doubles the wait after the latest (1 s, 2 s, 4 s ... LOGIN_MAX_DELAY_SECONDS)

@@ -18,7 +18,10 @@ def init_app(app: Flask) -> None:
             event.listen(engine, "connect", _sqlite_pragmas)
             # Python's sqlite3 opens transactions lazily; take the write lock at BEGIN instead,
             # so two writers queue instead of failing with "database is locked" mid-transaction.
-            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            # Reads that say so (server.sync.revisions.reading) begin deferred and do not wait.
+            from .sync.revisions import sqlite_begin
+
+            event.listen(engine, "begin", sqlite_begin)
 
 
 def _create_private(path: str | None) -> None:

@@ -51,8 +51,8 @@ class TimestampMixin:
 class SyncMixin(IdMixin):
     """Columns of a row that phones sync: client-made id, server revision, tombstone.
 
-    ``rev`` is assigned by the sync service from one strictly increasing counter
-    in commit order, so "changes after revision N" never skips a late commit.
+    ``rev`` is assigned by :mod:`server.sync.revisions`; a pull serves revisions only up
+    to the safe revision, so "changes after revision N" never skips a late commit.
     """
 
     rev: Mapped[int] = mapped_column(BigInteger, index=True, default=0)

@@ -39,6 +39,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
+from .. import metrics
 from ..catalog.models import ColourStandard, DimensionSpec, GoldenSample
 from ..extensions import db
 from ..models import utcnow
@@ -180,6 +181,7 @@ def flags_for(result: dict[str, Any], min_confidence: float) -> list[str]:
 
 # -- the analysis ----------------------------------------------------------------------------------
 
+@metrics.outcome_of(metrics.ANALYSES, metrics.ANALYSIS_SECONDS, outcome=lambda status: status or "skipped")
 def analyse_photo(photo_id: uuid.UUID, *, force: bool = False) -> str | None:
     """Analyse one stored photo and store its results; answers the analysis status.
 

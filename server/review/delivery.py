@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
+from .. import metrics
 from ..inspect.signing import backoff_seconds, sign
 from ..models import utcnow
 
@@ -130,6 +131,7 @@ def event_body(event_id: uuid.UUID, event_type: str, data: dict[str, Any]) -> st
                        "data": data}, separators=(",", ":"), sort_keys=True)
 
 
+@metrics.outcome_of(metrics.DELIVERIES, outcome=lambda r: r[0], channel="webhook")
 def attempt_delivery(delivery_id: str, *, jitter: float = 0.0) -> tuple[str, float | None]:
     """Send one delivery once and log the attempt.
 
@@ -204,6 +206,7 @@ def header_safe(value: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", value).strip()
 
 
+@metrics.outcome_of(metrics.DELIVERIES, outcome=lambda n: "sent" if n else "no_recipients", channel="email")
 def send_alert_email(alert_id: str, event_type: str, audience: str = "brand") -> int:
     """E-mail an alert event through SMTP to the brand's reviewers and admins (``audience="brand"``)
     or to the managers and admins of the factory whose batch drifts (``"factory"``).

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, or_, select, text
+from sqlalchemy import Select, or_, select
 
+from .. import metrics
 from ..auth import Action, Principal
 from ..catalog.models import PurchaseOrder
 from ..errors import Conflict, Forbidden, LinesideError, NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
@@ -344,6 +345,7 @@ class _Declared:
                                                                          self.content_type)
 
 
+@metrics.outcome_of(metrics.UPLOADS, metrics.UPLOAD_SECONDS, outcome=lambda r: str(r.get("upload_state", "stored")))
 def complete_upload(p: Principal, photo_id: uuid.UUID) -> dict[str, Any]:
     """Verify the uploaded bytes and mark the photo stored; idempotent, and safe to run twice at once.
 
@@ -471,21 +473,22 @@ def _check_header(head: bytes, declared: _Declared) -> None:
                               errors={"file": [f"At most {max_px} pixels."]})
 
 
-def _lock_revisions() -> None:
-    """Take the sync revision counter's lock first, as a push does, so the two never wait on each other in a circle."""
+def _lock_revisions(photo: Photo) -> None:
+    """Lock the photo's inspection first, as a push and every other writer of its rows do
+    (server/sync/revisions.py), so the two never wait on each other in a circle."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(text("SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE"))
+        db.session.execute(select(Inspection.id).where(Inspection.id == photo.inspection_id).with_for_update())
 
 
 def _mark_stored(photo: Photo, key: str, declared: _Declared | None = None) -> bool:
     """Mark the photo stored under ``key`` and commit; enqueue its analysis when this call did it.
 
-    Locks in the push's order: the revision counter, then the photo row (``FOR UPDATE`` on
+    Locks in the push's order: the photo's inspection, then the photo row (``FOR UPDATE`` on
     PostgreSQL), so that of two concurrent completes only one changes the state and enqueues the
     analysis, and a push editing the photo meanwhile cannot deadlock with it. Raises ``Conflict``
     when the declaration (hash, size, type) changed since ``declared`` was read.
     """
-    _lock_revisions()
+    _lock_revisions(photo)
     locked = db.session.scalar(select(Photo).where(Photo.id == photo.id).with_for_update()
                                .execution_options(populate_existing=True))
     if declared is not None and not declared.matches(locked):

@@ -28,11 +28,14 @@ from ..errors import Gone
 from ..models import utcnow
 
 _RECORD = text("INSERT INTO sync_commits (last_rev, first_rev, token) VALUES (:last, :first, :token)")
-_FINGERPRINT = text("SELECT first_rev, token FROM sync_commits WHERE last_rev >= :rev ORDER BY last_rev LIMIT 1")
+# The latest commit that started at or below ``rev``. Transactions take revisions concurrently
+# (server.sync.revisions), so ranges may interleave; but a cursor's ``rev`` is at most the safe
+# revision, below which every commit has ended, so this answer never changes afterwards.
+_FINGERPRINT = text("SELECT token FROM sync_commits WHERE first_rev <= :rev ORDER BY first_rev DESC LIMIT 1")
 
 
 def record_commit(connection, first_rev: int, last_rev: int) -> None:
-    """Fingerprint the revisions ``first_rev..last_rev`` this transaction took (call under the counter's lock)."""
+    """Fingerprint the revisions ``first_rev..last_rev`` this transaction took (as it takes them)."""
     if last_rev >= first_rev:
         connection.execute(_RECORD, {"last": last_rev, "first": first_rev, "token": secrets.token_hex(8)})
 
@@ -42,7 +45,7 @@ def fingerprint(session: Session, rev: int) -> str:
     if rev <= 0:
         return ""
     row = session.execute(_FINGERPRINT, {"rev": rev}).first()
-    return row.token if row is not None and row.first_rev <= rev else ""
+    return row.token if row is not None else ""
 
 
 def check(session: Session, *, rev: int, history: str | None, fp: str | None, upper: int, current: str) -> None:
@@ -64,7 +67,10 @@ def rotate(session: Session) -> tuple[str, int, datetime]:
     """Start a new history after a restore; answers ``(history_id, started_rev, restored_at)``. Commits."""
     from .models import SyncCounter
 
-    value = session.execute(select(SyncCounter.value).where(SyncCounter.id == 1).with_for_update()).scalar_one()
+    from .revisions import current_revision
+
+    session.execute(select(SyncCounter.value).where(SyncCounter.id == 1).with_for_update())
+    value = current_revision(session)
     new_id, now = secrets.token_hex(16), utcnow()
     session.execute(update(SyncCounter).where(SyncCounter.id == 1)
                     .values(history_id=new_id, history_started_rev=value, restored_at=now))

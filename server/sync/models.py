@@ -12,11 +12,9 @@ from ..models import IdMixin, SyncMixin, UTCDateTime, utcnow
 
 
 class SyncCounter(db.Model):
-    """One row (id = 1) holding the last revision handed out.
+    """One row (id = 1): on SQLite the last revision handed out; on PostgreSQL revisions
+    come from the sequence ``sync_rev_seq`` instead (:mod:`server.sync.revisions`).
 
-    Writers take the next revisions with ``UPDATE ... RETURNING``, which locks the
-    row until their transaction ends: revisions are therefore handed out in commit
-    order, and "every change after revision N" can never skip a late commit.
     ``purged_through`` is the highest revision whose tombstones may have been purged.
 
     ``history_id`` names this database's history of revisions; ``flask --app server restore``
@@ -48,8 +46,23 @@ class SyncCommit(db.Model):
     __tablename__ = "sync_commits"
 
     last_rev: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    first_rev: Mapped[int] = mapped_column(BigInteger)
+    first_rev: Mapped[int] = mapped_column(BigInteger, index=True)  # the fingerprint looks up by it
     token: Mapped[str] = mapped_column(String(16))
+
+
+class SyncScopeSet(db.Model):
+    """The inspections and POs an inspector or factory user saw under one scope key (a hash of
+    them, as pull cursors carry it), written once when a cursor first names the key. When the
+    scope grows (a new assignment), the pull compares the cursor's set with today's and streams
+    the older rows the additions bring instead of asking for a full resync."""
+
+    __tablename__ = "sync_scope_sets"
+
+    key: Mapped[str] = mapped_column(String(24), primary_key=True)
+    base: Mapped[str] = mapped_column(String(24))  # hash of the organisations and roles
+    inspections: Mapped[list] = mapped_column(JSON)
+    purchase_orders: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ConflictRecord(SyncMixin, db.Model):

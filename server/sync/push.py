@@ -1,16 +1,17 @@
 """Push: mutations in, exactly once, merged — for any registered entity.
 
-The batch takes the revision counter's lock first (``SELECT ... FOR UPDATE`` on PostgreSQL;
-SQLite's ``BEGIN IMMEDIATE`` already serialises writers), then loads in one query each the
-mutation ids already seen, the rows the batch touches, the rows they hang off (their
-*owners*, e.g. inspections) and the rows they reference, and lets each domain preload what
-its rules read (:meth:`~server.sync.registry.PushRules.load`). Every mutation is then
+The batch loads in one query each the mutation ids already seen, the rows the batch touches,
+the rows they hang off (their *owners*, e.g. inspections) and the rows they reference, and
+lets each domain preload what its rules read (:meth:`~server.sync.registry.PushRules.load`).
+It then locks its owners (``FOR UPDATE`` in a fixed order on PostgreSQL, reading again if
+another writer held one; SQLite's ``BEGIN IMMEDIATE`` serialises writers) and only then takes
+revisions (:mod:`server.sync.revisions`: no global lock). Every mutation is then
 planned in memory, in order: checked against the protocol and its entity's field
 declarations, decided by its domain's rules (who may, in which state, which values —
 :meth:`~server.sync.registry.PushRules.decide`) against the rows as the earlier mutations of
 the batch left them, merged against the row's per-field revisions, and recorded (applied /
 conflict / rejected) with its result. The planned writes go out with one bulk insert or
-``executemany`` per table and kind (:mod:`server.sync.bulk`), the counter moves once, the
+``executemany`` per table and kind (:mod:`server.sync.bulk`), the
 domains refresh what depends on the rows (:meth:`~server.sync.registry.PushRules.after_batch`),
 and the whole batch commits in one transaction together with the mutation log. The log is
 the audit trail itself: each mutation leaves one :class:`~server.sync.models.AuditEvent`
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DataError, IntegrityError
 
 from ..audit import audit_event
@@ -47,8 +48,8 @@ from ..errors import Forbidden, LinesideError, NotFound, PayloadTooLarge, Protoc
 from ..extensions import db
 from ..jsontext import jsonable
 from ..models import utcnow
+from . import revisions
 from .bulk import insert_rows
-from .history import record_commit
 from .ids import any_of
 from .models import AuditEvent, ConflictRecord, SyncCounter
 from .pull import serialise_change
@@ -125,7 +126,8 @@ class _Batch:
         self.seen: dict[uuid.UUID, dict] = {}
         self.foreign: set[uuid.UUID] = set()
         self.keys: list[tuple[uuid.UUID | None, Entity | None, uuid.UUID | None]] = []
-        self.rev = 0
+        self.revs: revisions.RevisionPool | None = None  # taken once the batch's owners are locked
+        self.owners: dict[str, set[uuid.UUID]] = {}
         self.now = utcnow()  # one server time per batch; phone clocks are never used
         self.touched: dict[PushRules, set[uuid.UUID]] = {}
         # The fork point of the last restore (server.sync.history), for re-offered records.
@@ -176,6 +178,7 @@ class _Batch:
                 by_rules.setdefault(ent.rules, set()).update(owners.get(ent.owner or ent.name, ()))
         for rules, ids in by_rules.items():
             rules.load(self.p, self.rows, ids)
+        self.owners = {name: set(ids) for name, ids in owners.items() if ids}
 
     def _load_seen(self, mids: list[uuid.UUID]) -> None:
         """Mutation ids already recorded: this user's answer ``duplicate``; another user's id is refused."""
@@ -228,8 +231,15 @@ class _Batch:
         return result, plan
 
     def _next_rev(self) -> int:
-        self.rev += 1
-        return self.rev
+        return self.revs.next()
+
+    def lock(self) -> bool:
+        """Lock the owners (e.g. inspections) of every row the batch touches, in a fixed order; True when
+        another writer held one, so that what :meth:`load` read may be stale."""
+        waited = False
+        for name in sorted(self.owners):
+            waited = revisions.lock_for_write(db.session, ENTITIES[name].table, self.owners[name]) or waited
+        return waited
 
     def _apply(self, mid: uuid.UUID, ent: Entity | None, rid: uuid.UUID | None, m: dict, plan: _Plan) -> dict:
         op = self._check_mutation(ent, rid, m)
@@ -577,7 +587,8 @@ def push(principal: Principal, client_id: uuid.UUID, mutations: list[dict], *, t
 
 
 def lock_counter() -> int:
-    """Take the revision counter's row lock (until the transaction ends); its value."""
+    """Take the revision counter's row lock (until the transaction ends); its value. Serialises the
+    housekeeping that moves ``purged_through``; pushes no longer take it (:mod:`server.sync.revisions`)."""
     s = db.session
     if db.engine.dialect.name == "postgresql":
         return s.execute(text("SELECT value FROM sync_counter WHERE id = 1 FOR UPDATE")).scalar_one()
@@ -587,10 +598,13 @@ def lock_counter() -> int:
 def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict], careful: bool,
                text_checked: bool = False) -> list[dict]:
     s = db.session
-    start = lock_counter()
     batch = _Batch(principal, client_id, mutations, text_checked)
-    batch.rev = start
     batch.load()
+    if batch.lock():  # another writer of these owners committed meanwhile: read again
+        batch = _Batch(principal, client_id, mutations, text_checked)
+        batch.load()
+    # Revisions only now, under the owners' locks: above those of every earlier writer of these rows.
+    batch.revs = revisions.RevisionPool(s, len(mutations) + 1)
     results, plans = [], []
     with contextlib.ExitStack() as scopes:
         for rules in _all_rules():
@@ -610,10 +624,7 @@ def _push_once(principal: Principal, client_id: uuid.UUID, mutations: list[dict]
             careful = True
     if careful:
         _write_carefully(results, plans)
-    s.execute(update(SyncCounter).where(SyncCounter.id == 1).values(value=func.max(SyncCounter.value, batch.rev))
-              if db.engine.dialect.name == "sqlite" else
-              update(SyncCounter).where(SyncCounter.id == 1).values(value=func.greatest(SyncCounter.value, batch.rev)))
-    record_commit(s.connection(), start + 1, batch.rev)  # the fingerprint of this batch's revisions
+    start = batch.revs.floor or 0  # rows below it were written before this batch took its locks
     if batch.touched:
         s.expire_all()
     for rules in _all_rules():

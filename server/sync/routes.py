@@ -1,11 +1,14 @@
 """The sync endpoints: push, pull and the conflict log. HTTP only: rules live in ``service`` (push) and ``pull``."""
 from __future__ import annotations
 
-from flask import current_app, request
+import time
+
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError as MarshmallowError
 
+from .. import metrics
 from ..auth import require
 from ..errors import PROBLEM, PayloadTooLarge, ValidationFailed
 from ..jsontext import dumps_bytes, json_loads
@@ -32,6 +35,7 @@ class Push(MethodView):
         Body size and batch length are limited (413); an unknown protocol answers 409
         ``protocol_outdated``. See docs/sync-protocol.md.
         """
+        g.sync_started = time.perf_counter()
         p = require()
         limit = current_app.config["SYNC_PUSH_MAX_BYTES"]
         if (request.content_length or 0) > limit:
@@ -53,6 +57,7 @@ class Push(MethodView):
                                    errors=exc.messages) from None
         results = push.push(p, data["client_id"], data["mutations"],
                             text_checked=not push.body_may_hold_unstorable_text(raw))
+        metrics.observe_push(time.perf_counter() - g.sync_started, results)
         # Already plain JSON: skip a second serialisation pass (the schema documents the shape).
         return current_app.response_class(dumps_bytes({"results": results}), mimetype="application/json")
 
@@ -69,11 +74,14 @@ class Pull(MethodView):
         410 ``gone`` with ``must_resync: true`` when the cursor is older than the kept
         tombstones or what you may see has changed: push, then pull from no cursor.
         """
+        started = time.perf_counter()
         p = require()
         cfg = current_app.config
         limit = min(args["limit"] or cfg["SYNC_PAGE_LIMIT"], cfg["SYNC_PAGE_MAX_LIMIT"])
-        return current_app.response_class(dumps_bytes(pull_side.pull(p, args["cursor"], limit)),
-                                          mimetype="application/json")
+        page = pull_side.pull(p, args["cursor"], limit)
+        body = dumps_bytes(page)
+        metrics.observe_pull(time.perf_counter() - started, len(page["changes"]))
+        return current_app.response_class(body, mimetype="application/json")
 
 
 @blp.route("/conflicts")

@@ -60,7 +60,7 @@ def migrate(url: str) -> None:
 
 
 def truncate_all(engine) -> None:
-    """Empty every table but Alembic's and reset the sync counter's row."""
+    """Empty every table but Alembic's and reset the sync counter's row (and sequence)."""
     from server.extensions import db
 
     tables = [t for t in reversed(db.metadata.sorted_tables) if t.name != "sync_counter"]
@@ -70,3 +70,5 @@ def truncate_all(engine) -> None:
             conn.execute(t.delete())
         conn.execute(text("UPDATE sync_counter SET value = 0, purged_through = 0, history_started_rev = NULL, "
                           "restored_at = NULL WHERE id = 1"))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT setval('sync_rev_seq', 1, false)"))

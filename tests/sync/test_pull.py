@@ -10,13 +10,14 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select
 
 from server.extensions import db
 from server.inspect.models import ChecklistResponse, Inspection
-from server.sync.models import SyncCounter
+from server.sync.revisions import current_revision, restart_revisions
 from tests.support.databases import in_ci
-from tests.sync.support import SyncClient, add_inspection, add_inspector, new_id, response_fields
+from tests.sync.support import (HttpTransport, SyncClient, add_inspection, add_inspector, gunicorn_server, new_id,
+                                response_fields)
 
 
 def entities(changes):
@@ -89,10 +90,41 @@ def test_a_cursor_the_server_never_gave_is_refused(client, as_inspector):
     assert r.status_code == 422
 
 
-def test_the_cursor_is_opaque_base64_json(client, as_inspector):
+def test_the_cursor_is_signed_base64_json(client, as_inspector):
     cursor = SyncClient(client, as_inspector).pull_page().get_json()["cursor"]
-    data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    assert data["v"] == 1 and isinstance(data["rev"], int) and data["scope"]
+    payload, sig = cursor.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert data["v"] == 1 and isinstance(data["rev"], int) and data["scope"] and sig
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("change", [{"rev": 0}, {"since": 2**70}, {"rev": 10**30}, {"rev": -10**30},
+                                    {"since": -1}, {"rev": 1.5}, {"rev": True}, {"scope": ["x"]}, {"v": 2},
+                                    {"extra": 1}, {"fill": {"from": "x", "through": 2**64, "after": 0}}])
+def test_a_forged_or_hand_made_cursor_answers_422(app, client, as_inspector, change):
+    from server.sync.pull import _signature
+
+    cursor = SyncClient(client, as_inspector).pull_page().get_json()["cursor"]
+    payload, sig = cursor.split(".")
+    data = {**json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))), **change}
+    forged = _b64(json.dumps(data).encode())
+    with app.test_request_context():
+        signed = forged + "." + _b64(_signature(forged))  # as if the key had leaked: the values are still checked
+    tokens = [forged + "." + sig, forged, signed] if change != {"rev": 0} else [forged + "." + sig, forged]
+    for token in tokens + [cursor + "x", payload + ".", "." + sig, cursor.replace(".", ".."), "é." + sig]:
+        r = client.get("/api/v1/sync/pull", query_string={"cursor": token}, headers=as_inspector)
+        assert r.status_code == 422, (token, r.status_code)
+        assert r.mimetype == "application/problem+json" and "cursor" in r.get_json()["errors"]
+
+
+def test_a_cursor_signed_with_another_key_answers_422(app, client, as_inspector, monkeypatch):
+    cursor = SyncClient(client, as_inspector).pull_page().get_json()["cursor"]
+    monkeypatch.setitem(app.config, "SECRET_KEY", "another-servers-key")
+    r = client.get("/api/v1/sync/pull", query_string={"cursor": cursor}, headers=as_inspector)
+    assert r.status_code == 422
 
 
 def test_an_inspection_reassigned_away_makes_the_next_pull_answer_410(client, as_inspector, demo):
@@ -120,7 +152,52 @@ def test_a_new_assignment_brings_the_older_rows_it_needs(client, as_inspector, d
     db.session.get(Inspection, demo("inspection:final:B")).inspector_id = demo("user:inspector")
     db.session.commit()
     changes = phone.pull_all()
-    assert phone.resyncs == 1 and {"template", "product", "inspection"} <= entities(changes)
+    assert phone.resyncs == 0 and {"template", "product", "inspection"} <= entities(changes)
+
+
+def _live(phone: SyncClient) -> dict:
+    return {k: (v["rev"], v["fields"]) for k, v in phone.store.items() if not v["deleted"]}
+
+
+@pytest.mark.parametrize("limit", [3, 500])
+def test_a_new_assignment_streams_its_rows_without_a_resync(client, as_inspector, demo, insp, limit):
+    """The phone ends with what a fresh phone pulls: the new inspection's older rows, its
+    template, product, PO and lines, and whatever changed meanwhile; no 410, no tombstones."""
+    other = add_inspector("other@demo.lineside.test")
+    final = demo("inspection:final:B")
+    db.session.get(Inspection, final).inspector_id = other.id
+    db.session.commit()
+    # Rows of the other inspection written while it was not this inspector's, one deleted.
+    for n in range(5):
+        db.session.add(ChecklistResponse(id=uuid.uuid4(), inspection_id=final, item_key="surface", value="yes",
+                                         note=f"other {n}"))
+    gone = ChecklistResponse(id=uuid.uuid4(), inspection_id=final, item_key="surface", value="no", note="gone")
+    db.session.add(gone)
+    db.session.commit()
+    gone.deleted = True
+    db.session.commit()
+    old = SyncClient(client, as_inspector)
+    old.edit("response", new_id(), **response_fields(insp, note="before"))
+    old.push_outbox()
+    old.pull_all(limit=limit)
+    assert ("inspection", str(final)) not in old.store
+    known = max(v["rev"] for v in old.store.values())
+    db.session.get(Inspection, final).inspector_id = demo("user:inspector")
+    db.session.commit()
+    old.edit("response", new_id(), **response_fields(insp, note="after"))
+    old.push_outbox()
+    changes = old.pull_all(limit=limit)
+    assert old.resyncs == 0
+    assert any(c["rev"] <= known and c["entity"] == "response" for c in changes)  # older rows were streamed
+    fresh = SyncClient(client, as_inspector)
+    fresh.pull_all()
+    assert _live(old) == _live(fresh)
+    assert ("response", str(gone.id)) not in old.store  # a tombstone it never saw alive
+    assert {"template", "product", "purchase_order", "po_line"} <= {k[0] for k in old.store}
+    # And the phone is in step afterwards: later changes arrive as usual.
+    old.edit("response", new_id(), **response_fields(str(final), note="on the new one"))
+    old.push_outbox()
+    assert [c["fields"]["note"] for c in old.pull_all() if c["entity"] == "response"] == ["on the new one"]
 
 
 def test_purged_tombstones_make_an_old_cursor_answer_410(runner, client, as_inspector, insp):
@@ -141,7 +218,7 @@ def test_purged_tombstones_make_an_old_cursor_answer_410(runner, client, as_insp
 def test_a_cursor_ahead_of_the_server_asks_for_a_resync(client, as_inspector):
     phone = SyncClient(client, as_inspector)
     phone.pull_all()
-    db.session.execute(update(SyncCounter).values(value=1))  # as if restored from an older backup
+    restart_revisions(db.session, 1)  # as if restored from an older backup
     db.session.commit()
     r = phone.pull_page()
     assert r.status_code == 410 and r.get_json()["reason"] == "history_diverged"
@@ -239,7 +316,7 @@ def test_pullers_see_every_change_while_writers_commit_late(app, backend, client
     for phone in phones:
         seen = {k[1]: v["rev"] for k, v in phone.store.items() if k[0] == "response"}
         assert seen == truth
-    assert db.session.scalar(select(SyncCounter.value)) >= max(truth.values())
+    assert current_revision(db.session) >= max(truth.values())
 
 
 def test_pulled_ids_times_and_dates_are_written_as_everywhere_else(client, as_inspector, demo, insp):
@@ -259,3 +336,90 @@ def test_pulled_ids_times_and_dates_are_written_as_everywhere_else(client, as_in
     assert fields["purchase_order_id"] == str(demo("po:42"))
     assert fields["created_at"].endswith("Z") and "+00:00" not in fields["created_at"]
     assert phone.get("purchase_order", str(demo("po:42")))["fields"]["planned_ship_date"] == "2027-02-03"
+
+
+@pytest.mark.postgres
+def test_pullers_never_skip_a_commit_under_many_concurrent_pushes(app, backend, database_urls, as_inspector, insp):
+    """Through gunicorn (2 workers x 4 threads): eight phones push small batches into four
+    inspections (two per inspection, so they queue on its lock), two API-style writers commit
+    late all along, three phones pull (pages of 13, 100, 500) all along; afterwards every puller holds exactly
+    the committed revision of every row."""
+    _require_postgres(backend)
+    inspector = db.session.scalar(select(Inspection.inspector_id).where(Inspection.id == uuid.UUID(insp)))
+    inspections = [insp] + [str(add_inspection(inspector, f"inspection:load:{k}")) for k in range(3)]
+    before = db.session.scalar(select(func.count()).select_from(ChecklistResponse))
+    db.session.rollback()
+    stop, pushed = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+    pushes: list[int] = []
+    late = [0, 0]
+    rounds, n_pushers = 40, 8
+
+    def pusher(base: str, k: int) -> None:
+        try:
+            phone = SyncClient(HttpTransport(base), as_inspector)
+            mine: list[str] = []
+            target = inspections[k % len(inspections)]
+            for n in range(rounds):
+                for _ in range(3):
+                    rid = new_id()
+                    mine.append(rid)
+                    phone.edit("response", rid, **response_fields(target, note=f"{k}/{n}"))
+                for rid in mine[-6:-4]:
+                    phone.outbox.append(phone.mutation("response", rid, {"note": f"edit {k}/{n}"}, base_rev=None))
+                results = phone.push_outbox()
+                assert all(r["status"] in ("applied", "conflict") for r in results), results
+                pushes.append(len(results))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def late_writer(k: int) -> None:
+        rng = random.Random(k)
+        try:
+            with app.app_context():
+                while not pushed.is_set():  # all along the pushes
+                    late[k] += 1
+                    db.session.add(ChecklistResponse(id=uuid.uuid4(), inspection_id=uuid.UUID(inspections[k]),
+                                                     item_key="surface", value="yes", note="late"))
+                    db.session.flush()  # takes the revision now ...
+                    time.sleep(rng.random() * 0.02)  # ... and commits a little later
+                    db.session.commit()
+                db.session.remove()
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    def puller(phone: SyncClient, limit: int) -> None:
+        try:
+            while not stop.is_set():
+                phone.pull_all(limit=limit)
+            phone.pull_all(limit=limit)
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+
+    with gunicorn_server(database_urls[backend], WEB_CONCURRENCY=2, GUNICORN_THREADS=4,
+                         SECRET_KEY="concurrency-test-key") as (_, base):
+        phones = [SyncClient(HttpTransport(base), as_inspector) for _ in range(3)]
+        pushers = [threading.Thread(target=pusher, args=(base, k)) for k in range(n_pushers)]
+        writers = [threading.Thread(target=late_writer, args=(k,)) for k in range(2)]
+        pullers = [threading.Thread(target=puller, args=(p, limit)) for p, limit in zip(phones, (13, 100, 500), strict=True)]
+        started = time.monotonic()
+        for t in pushers + writers + pullers:
+            t.start()
+        for t in pushers:
+            t.join()
+        pushed.set()
+        elapsed = time.monotonic() - started
+        for t in writers:
+            t.join()
+        stop.set()
+        for t in pullers:
+            t.join()
+    assert not errors, errors
+    assert sum(pushes) == n_pushers * (3 + (rounds - 1) * 5)
+    db.session.expire_all()
+    truth = {str(i): r for i, r in db.session.execute(select(ChecklistResponse.id, ChecklistResponse.rev))}
+    assert len(truth) - before == n_pushers * rounds * 3 + sum(late), elapsed
+    for phone in phones:
+        seen = {k[1]: v["rev"] for k, v in phone.store.items() if k[0] == "response" and not v["deleted"]}
+        assert seen == truth
+        assert phone.resyncs == 0

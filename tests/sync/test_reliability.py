@@ -13,17 +13,22 @@ from sqlalchemy import select
 
 from server.extensions import db
 from server.inspect.models import ChecklistResponse, Photo
-from server.sync.models import AuditEvent, ConflictRecord, SyncCounter
+from server.sync.models import AuditEvent, ConflictRecord
+from server.sync.revisions import current_revision
 from tests.sync.support import (HttpTransport, SyncClient, count, gunicorn_server, live_server, new_id,
                                 response_fields, worker_pids)
 
 
 def snapshot():
-    """Everything a push can change: the counter and the rows of the tables it writes."""
+    """Everything a push can change: the counter and the rows of the tables it writes.
+
+    On PostgreSQL revisions come from a sequence, which a rolled-back push also moves (a gap
+    nobody can see), so there the counter is left out.
+    """
     db.session.expire_all()
     rows = sorted((str(r.id), r.rev, r.note, r.deleted) for r in db.session.scalars(select(ChecklistResponse)))
-    return (db.session.scalar(select(SyncCounter.value)), rows, count(AuditEvent),
-            count(ConflictRecord))
+    counter = current_revision(db.session) if db.engine.dialect.name == "sqlite" else None
+    return (counter, rows, count(AuditEvent), count(ConflictRecord))
 
 
 def test_a_push_replayed_three_times_changes_nothing_after_the_first(client, as_inspector, insp):

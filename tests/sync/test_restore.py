@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import make_url
 
 from tests.inspect.photo_flow import demo_photo, photo_row, push_photo, upload_photo
@@ -209,13 +209,14 @@ def test_a_restore_without_the_restore_step_still_never_skips(app, client, as_in
     """The safety net: the history id did not change, but the cursor's fingerprint no longer matches."""
     from server.extensions import db
     from server.sync.entities import ENTITIES
-    from server.sync.models import AuditEvent, SyncCommit, SyncCounter
+    from server.sync.models import AuditEvent, SyncCommit
+    from server.sync.revisions import current_revision, restart_revisions
 
     phone = SyncClient(client, as_inspector)
     reviewer = SyncClient(client, as_reviewer)
     phone.pull_all()
     reviewer.pull_all()
-    backup = db.session.scalar(select(SyncCounter.value))
+    backup = current_revision(db.session)
     db.session.rollback()
     for i in range(3):
         phone.edit("response", new_id(), **response_fields(insp, "surface", unit_index=i + 1))
@@ -226,7 +227,7 @@ def test_a_restore_without_the_restore_step_still_never_skips(app, client, as_in
     db.session.execute(delete(responses).where(responses.c.rev > backup))
     db.session.execute(delete(AuditEvent).where(AuditEvent.mutation_id.is_not(None)))
     db.session.execute(delete(SyncCommit).where(SyncCommit.last_rev > backup))
-    db.session.execute(update(SyncCounter).values(value=backup))
+    restart_revisions(db.session, backup)
     db.session.commit()
     # New changes take the same revision numbers again.
     other = SyncClient(client, as_inspector)
