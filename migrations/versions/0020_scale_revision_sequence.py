@@ -8,12 +8,12 @@ SQLite keeps the ``sync_counter`` row (one writer at a time). ``sync_commits`` g
 ``first_rev``: with revisions taken concurrently the fingerprint looks commits up by it.
 
 Revision ID: 0012_scale_revseq
-Revises: 0018_afterpo_booking, 0016_ops_sync_history
+Revises: 0019_ops_sync_history
 """
 from alembic import op
 
 revision = "0012_scale_revseq"
-down_revision = ("0018_afterpo_booking", "0016_ops_sync_history")
+down_revision = "0019_ops_sync_history"
 branch_labels = None
 depends_on = None
 
