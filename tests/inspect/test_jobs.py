@@ -204,7 +204,7 @@ def test_a_worker_killed_mid_analysis_hands_the_task_on_within_the_visibility_ti
         [photo] = _wait_analysed([photo_id], second, second_log, timeout_seconds=180)
         waited = time.monotonic() - killed_at
         assert photo.analysis_status == "pass"
-        assert waited < 120, f"redelivered after {waited:.0f} s"  # Redis' default would be an hour
+        assert waited < 300, f"redelivered after {waited:.0f} s"  # Redis' default would be an hour (3600 s)
     finally:
         if first.poll() is None:
             first.kill()
