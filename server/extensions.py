@@ -29,6 +29,12 @@ class ProblemSchema(Schema):
     detail = fields.String(required=True)
     code = fields.String(required=True, metadata={"description": "stable error code; see the README"})
     errors = fields.Raw(metadata={"description": "per field, or per mutation, what was wrong"})
+    retry_after_seconds = fields.Integer(metadata={"description": "429 and 503: wait this long (also the "
+                                                                  "Retry-After header)"})
+    incomplete = fields.Boolean(metadata={"description": "422 from a photo's complete: the bytes (or parts) must be "
+                                                         "sent again; errors.upload says the same"})
+    missing_parts = fields.List(fields.Integer(), metadata={"description": "422 from complete: multipart parts "
+                                                                           "still to send"})
 
 
 class Api(_Api):
