@@ -920,6 +920,8 @@ def measure_unit(
     fine = (t > 0.5).astype(np.uint8)
     fine = cv2.morphologyEx(fine, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
     fine = fine & cv2.dilate(coarse, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
+    # A band brighter than the paper belongs to the coarse mask but not to the fine one.
+    split = max(split, _split_fraction(fine, px_per_mm))
     fine = _largest_component(fine, int(40 * px_per_mm * px_per_mm))
     if fine is None:
         return None
@@ -1121,7 +1123,7 @@ REASON_TEXTS = {
 }
 RETAKE_CODES = ("glare_split", "blurry", "over_exposed", "uneven_light")
 UNEVEN_LIGHT_RESIDUAL = 0.012  # flat-field RMS residual above which the light is uneven (clean ≤ 0.006)
-CHART_FAR_MM = 230.0  # chart centre to unit centre
+CHART_FAR_MM = 160.0  # chart centre to unit centre (a chart in its outline is at most ~130 mm away)
 WARM_LIGHT_CCT_K = 5000.0  # apparent colour temperature of the paper (after the phone's white balance)
 STATUSES = ("pass", "review", "fail", "retake", "unusable")
 
@@ -1543,13 +1545,14 @@ class _Pipeline:
         parts = self.u_parts
         rgb = self.unit_rgb
         if checker is not None:
-            parts["chart_fit"] = 0.3 * checker.rms_residual
+            parts["chart_fit"] = self._local_fit_error(checker)
             if flat is not None:
                 parts["flat_field"] = _delta_e_of_gain(rgb, 2.0 * flat.residual_rel)
             self._chart_distance(parts, rgb)
             cct = self.result.light_cct_k
             if cct is not None:
                 parts["light"] = float(np.interp(cct, [3000.0, 4000.0, WARM_LIGHT_CCT_K], [0.5, 0.3, 0.0]))
+            parts["saturation"] = self._beyond_chart_gamut()
             n_eff = max(unit.pixels_used / 400.0, 1.0)
             parts["segmentation"] = unit.lab_spread / math.sqrt(n_eff) + 1.5 * (1.0 - unit.inlier_fraction) + 3.0 * unit.clipped_fraction
             u = 2.0 * math.sqrt(sum(v * v for v in parts.values())) + 0.1
@@ -1561,6 +1564,28 @@ class _Pipeline:
                     + (0.5 / UNIT_PX_PER_MM) ** 2 * (1.0 - unit.inlier_fraction))
             self.result.length_u_mm = round(2.0 * math.sqrt(base + (0.001 * unit.length_mm) ** 2), 2)
             self.result.width_u_mm = round(2.0 * math.sqrt(base + (0.001 * unit.width_mm) ** 2), 2)
+
+    def _local_fit_error(self, checker: CheckerFit) -> float:
+        """How well the correction fits near the unit's colour: the RMS residual of the four
+        patches nearest to it (CIELAB), blended with the overall RMS."""
+        ref_lab = color.linear_srgb_to_lab(self.ref_linear)
+        near = np.argsort(color.delta_e_cie76(ref_lab, np.asarray(self.result.lab)))
+        res = checker.residuals_de00[near]
+        local = res[np.isfinite(res)][:4]
+        local_rms = float(np.sqrt(np.mean(local**2))) if local.size else checker.rms_residual
+        return 0.6 * local_rms + 0.2 * checker.rms_residual
+
+    def _beyond_chart_gamut(self) -> float:
+        """Chroma beyond the most saturated patches of similar hue: the correction
+        extrapolates there (and phones clip such colours first)."""
+        lab = np.asarray(self.result.lab)
+        chroma, hue = math.hypot(lab[1], lab[2]), math.degrees(math.atan2(lab[2], lab[1]))
+        ref_lab = color.linear_srgb_to_lab(self.ref_linear)
+        ref_chroma = np.hypot(ref_lab[:, 1], ref_lab[:, 2])
+        ref_hue = np.degrees(np.arctan2(ref_lab[:, 2], ref_lab[:, 1]))
+        similar = np.abs((ref_hue - hue + 180.0) % 360.0 - 180.0) <= 40.0
+        reach = float(ref_chroma[similar].max()) if similar.any() else 0.0
+        return 0.06 * max(0.0, chroma - reach)
 
     def _chart_distance(self, parts: dict, rgb) -> None:
         """How much the light may differ between the chart and the unit."""

@@ -51,7 +51,7 @@ CHART_SIZES = {
     "classic": (279.4, 215.9, 45.0, 38.0),
 }
 #: A chart whose centre is further than this from the unit's centre is "too far".
-CHART_FAR_MM = 230.0
+CHART_FAR_MM = 160.0
 WARM_CCT_K = 3300.0  # below: "light too warm"
 
 
