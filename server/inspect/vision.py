@@ -581,7 +581,9 @@ def fit_colour_correction(
     """
     ref_linear = charts.chart_linear_srgb() if reference_linear is None else np.asarray(reference_linear, np.float64)
     ref_lab = color.linear_srgb_to_lab(ref_linear)
-    used = ~clipped & np.all(np.isfinite(patch_rgb_linear), axis=1)
+    # A patch outside the sRGB gamut (cyan: negative red) cannot be reached by a phone's
+    # sRGB output: it would bend the fit, so it is left out like a clipped one.
+    used = ~clipped & np.all(np.isfinite(patch_rgb_linear), axis=1) & np.all(ref_linear >= -0.001, axis=1)
     if used.sum() < 12:
         return None
     x = np.column_stack([patch_rgb_linear, np.ones(24)])
