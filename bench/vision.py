@@ -134,13 +134,13 @@ def main() -> None:
                 retake_wrong += not (codes & expected)
             elif expected:
                 retake_missed += 1
-            if vision.analyze_photo(data, realistic.reference_for(truth, shift=2.0))["status"] == "pass":
-                false_pass_colour += 1
-            if vision.analyze_photo(data, realistic.reference_for(truth, size_shift=2.0))["status"] == "pass":
-                false_pass_size += 1
+            shifted = vision.analyze_photo(data, realistic.reference_for(truth, shift=2.0))["status"]
+            false_pass_colour += shifted == "pass"
+            shifted_size = vision.analyze_photo(data, realistic.reference_for(truth, size_shift=2.0))["status"]
+            false_pass_size += shifted_size == "pass"
             err = "-" if result["lab"] is None else f"{float(color.delta_e_cie2000(result['lab'], truth.lab)):.2f}"
-            line = (f"photo {k}: {status:8s} dE00 err {err} u {result.get('delta_e_u')}  "
-                    f"truth {sorted(truth.expected_codes)}  codes {sorted(codes)}")
+            line = (f"photo {k}: {status:8s} dE00 err {err} u {result.get('delta_e_u')} clean {truth.clean}  "
+                    f"shifted: colour {shifted}, size {shifted_size}  truth {sorted(truth.expected_codes)}  codes {sorted(codes)}")
             if k < args.timed:
                 buf = np.frombuffer(data, np.uint8)
                 t_dec, t_ana = [], []

@@ -81,7 +81,8 @@ CARD_PX_PER_MM = 2.0  # rectified whole card for the flat field
 BLUR_LIMIT_MM = 0.6  # edge blur (Gaussian sigma on the card) that makes a photo unusable
 OVERLAY_MAX_SIDE = 1280
 ANALYSIS_TIME_BUDGET_S = 1.5  # the full-resolution chart search runs only within this time
-LAPLACIAN_BLURRY = 3.0  # Laplacian variance (~1000 px image) below which a card-less photo is called blurry
+LAPLACIAN_BLURRY = 3.0
+FRAME_BLURRY = 0.0014  # edge blur (sigma) as a share of the image width: sharp ≤ 0.0009, blurry ≥ 0.0019  # Laplacian variance (~1000 px image) below which a card-less photo is called blurry
 
 _SRGB_U8_TO_LINEAR = color.srgb_to_linear(np.arange(256, dtype=np.uint8)).astype(np.float32)
 
@@ -1092,7 +1093,7 @@ def _overlay(bgr, half, detection, checker, unit, status, lines) -> bytes:
 #: ``reasons`` (some texts get numbers appended). Codes never change meaning; texts may improve.
 REASON_TEXTS = {
     # Retake: the photo itself is at fault, a new photo fixes it.
-    "glare_split": "glare on the unit: a reflection cuts the unit in two; tilt the unit or move the light and retake",
+    "glare_split": "glare on the unit: a reflection cuts it in two or hides much of it; tilt the unit or move the light and retake",
     "blurry": "blurry: photo too blurry; hold the phone still and retake",
     "over_exposed": "over-exposed: the card and chart are washed out; retake with less light or tap to expose on the card",
     "uneven_light": "uneven light or shadow across the card; retake in even light with no shadow on the card",
@@ -1359,13 +1360,32 @@ class _Pipeline:
         if self.blur_mm is not None and self.blur_mm > BLUR_LIMIT_MM:
             self.too_blurry = True
             self.result.add("blurry", f"blurry: photo too blurry (edges spread over {self.blur_mm:.1f} mm); hold the phone still and retake")
-        elif not self.has_card and q["laplacian_variance"] < LAPLACIAN_BLURRY:
+        elif not self.has_card and (q["laplacian_variance"] < LAPLACIAN_BLURRY or self._frame_blur() > FRAME_BLURRY):
             # No marker edges to measure: fall back on the global sharpness score. Said first:
             # the blur is why the card was not found.
             self.too_blurry = True
             self.result.add("blurry", "blurry: photo too blurry, so the card markers could not be read; hold the phone still and retake", first=True)
         if self.blur_mm is not None:
             self.confidence *= float(np.interp(self.blur_mm, [0.25, BLUR_LIMIT_MM, 1.5], [1.0, 0.6, 0.2]))
+
+    def _frame_blur(self) -> float:
+        """Blur of the sharpest edges in the frame (Gaussian sigma as a share of the image's
+        width), for photos whose markers could not be read: a step of contrast C blurred by
+        sigma has a peak gradient C / (sigma·sqrt(2π))."""
+        gray = self.half_gray
+        lin = cv2.LUT(gray, _SRGB_U8_TO_LINEAR)
+        mag = cv2.magnitude(cv2.Sobel(lin, cv2.CV_32F, 1, 0, ksize=3, scale=0.125),
+                            cv2.Sobel(lin, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)).ravel()
+        k = mag.size - 1 - mag.size // 2000
+        peak = float(np.partition(mag, k)[k])
+        values = gray.ravel()
+        n = values.size
+        lo, hi = _SRGB_U8_TO_LINEAR[np.partition(values, [n // 50, n - 1 - n // 50])[[n // 50, n - 1 - n // 50]]]
+        if peak <= 0:
+            return float("inf")
+        sigma = float(hi - lo) / (peak * math.sqrt(2 * math.pi))
+        self.q["frame_blur"] = round(sigma / max(gray.shape), 5)
+        return sigma / max(gray.shape)
 
     def _flat_field(self) -> None:
         if not self.has_card:
@@ -1499,7 +1519,7 @@ class _Pipeline:
         q["unit_colour_spread_de00"] = round(unit.lab_spread, 3)
         q["unit_split_fraction"] = round(unit.split_fraction, 3)
         q["unit_clipped_fraction"] = round(unit.clipped_fraction, 4)
-        if unit.split_fraction >= 0.05:
+        if unit.split_fraction >= 0.05 or unit.inlier_fraction < 0.6:
             result.add("glare_split")
             self.confidence *= 0.4
         if unit.lab_spread > 4.0:
@@ -1553,7 +1573,7 @@ class _Pipeline:
             self._chart_distance(parts, rgb)
             cct = self.result.light_cct_k
             if cct is not None:
-                parts["light"] = float(np.interp(cct, [3000.0, 4000.0, WARM_LIGHT_CCT_K], [0.5, 0.3, 0.0]))
+                parts["light"] = float(np.interp(cct, [3000.0, 4000.0, WARM_LIGHT_CCT_K], [0.4, 0.2, 0.0]))
             parts["saturation"] = self._beyond_chart_gamut()
             n_eff = max(unit.pixels_used / 400.0, 1.0)
             parts["segmentation"] = unit.lab_spread / math.sqrt(n_eff) + 1.5 * (1.0 - unit.inlier_fraction) + 3.0 * unit.clipped_fraction
@@ -1587,7 +1607,7 @@ class _Pipeline:
         ref_hue = np.degrees(np.arctan2(ref_lab[:, 2], ref_lab[:, 1]))
         similar = np.abs((ref_hue - hue + 180.0) % 360.0 - 180.0) <= 40.0
         reach = float(ref_chroma[similar].max()) if similar.any() else 0.0
-        return 0.06 * max(0.0, chroma - reach)
+        return 0.02 * max(0.0, chroma - reach)
 
     def _chart_distance(self, parts: dict, rgb) -> None:
         """How much the light may differ between the chart and the unit."""
@@ -1625,7 +1645,9 @@ class _Pipeline:
         if not self.has_card:
             # Without the card we cannot be sure the object measured is the unit: no verdict.
             result.status = "unusable"
-            failures = [(c, t.replace("colour ΔE00", "uncertain colour ΔE00")) for c, t in failures]
+            for _code, text in failures:
+                result.add("colour_uncertain", text.replace("colour ΔE00", "uncertain colour ΔE00"))
+            failures = uncertain = []
         elif unit is None or unit.touches_border:
             result.status = "unusable"
         elif retake:

@@ -108,6 +108,30 @@ def test_the_reviewer_finds_the_flagged_photo_in_the_review_queue(app, client, a
     assert str(photo_id) in [item["photo_id"] for item in queue.get_json()]
 
 
+def test_a_photo_too_close_to_call_goes_to_the_review_queue_and_the_phone_gets_the_uncertainty(
+        app, client, as_inspector, as_reviewer, phone):
+    from server.catalog.models import ColourStandard
+    from server.extensions import db
+
+    # A tolerance far inside the measurement's uncertainty: neither pass nor fail can be claimed.
+    db.session.get(ColourStandard, app_demo_id("colour:sage")).delta_e_tolerance = 0.01
+    db.session.commit()
+    data = demo_photo("in_tolerance")
+    photo_id = push_photo(phone, data)
+    assert upload_photo(client, as_inspector, photo_id, data).status_code == 200
+
+    fields = pulled_photo(phone, photo_id)["fields"]
+    assert (fields["analysis_status"], fields["flag_reasons"], fields["review_state"]) == (
+        "review", ["needs_review"], "open")
+    analysis = fields["analysis"]
+    assert analysis["delta_e_u"] > 0.01 and analysis["length_u_mm"] > 0 and analysis["width_u_mm"] > 0
+    assert analysis["reason_codes"][0] == "colour_uncertain"
+    assert len(analysis["reason_codes"]) == len(analysis["reasons"])
+    assert 2000 < analysis["light_cct_k"] < 12000 and analysis["chart_edition"] == "post2014"
+    queue = client.get("/api/v1/review/queue", headers=as_reviewer)
+    assert str(photo_id) in [item["photo_id"] for item in queue.get_json()]
+
+
 # -- the service -----------------------------------------------------------------------------------
 
 def test_reference_comes_from_the_golden_sample_colour_standard_and_specs(app, demo):
