@@ -13,7 +13,8 @@ def directive(csp: str, name: str) -> list[str]:
 
 
 def test_csp_allows_images_and_connections_only_from_self_with_local_storage(client):
-    csp = client.get("/").headers["Content-Security-Policy"]
+    with client.get("/") as r:  # closes the served file
+        csp = r.headers["Content-Security-Policy"]
     assert directive(csp, "img-src") == ["'self'", "blob:", "data:"]
     assert directive(csp, "connect-src") == ["'self'"]
 
