@@ -29,6 +29,8 @@ class ProblemSchema(Schema):
     detail = fields.String(required=True)
     code = fields.String(required=True, metadata={"description": "stable error code; see the README"})
     errors = fields.Raw(metadata={"description": "per field, or per mutation, what was wrong"})
+    request_id = fields.String(metadata={"description": "the request's id, as in the X-Request-Id header and the "
+                                                        "server's log lines"})
     retry_after_seconds = fields.Integer(metadata={"description": "429 and 503: wait this long (also the "
                                                                   "Retry-After header)"})
     incomplete = fields.Boolean(metadata={"description": "422 from a photo's complete: the bytes (or parts) must be "

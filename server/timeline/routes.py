@@ -660,6 +660,7 @@ def _dashboard(args):
 class QualityDashboard(MethodView):
     @blp.arguments(DashboardQuerySchema, location="query")
     @blp.response(200, DashboardSchema)
+    @blp.doc(responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
     def get(self, args):
         """Quality figures over the POs you may see (filters: brand, factory, product, PO, period); format=csv"""
         data = _dashboard(args)
