@@ -32,6 +32,7 @@ from tests.sync.support import (HttpTransport, SyncClient, add_inspection, add_i
 RUN_SECONDS = float(os.environ.get("RANDOM_PHONES_SECONDS", "12"))
 FIELDS = {"note": lambda r: f"n{r.randrange(1000)}", "value": lambda r: r.choice(["yes", "no", "na"]),
           "unit_index": lambda r: r.randrange(5)}
+FAILURES: list = []  # (method, path, status, body) of every 5xx answer
 POISON = [{"note": "nul\x00byte"}, {"unit_index": "abc"}, {"value": ["a", "list"]}, {"note": "x" * 100_000}]
 
 
@@ -41,16 +42,21 @@ class Flaky(HttpTransport):
     def __init__(self, base_url: str, rng: random.Random, statuses: list) -> None:
         super().__init__(base_url, timeout=30)
         self.rng, self.statuses = rng, statuses
+        self.failures = FAILURES
 
     def post(self, path, json=None, headers=None, data=None):
         timeout = 0.005 if self.rng.random() < 0.1 else 30  # the phone gives up before the answer
         r = self.session.post(self.base_url + path, json=json, headers=headers, timeout=timeout)
         self.statuses.append(r.status_code)
+        if r.status_code >= 500:
+            self.failures.append(("POST", path, r.status_code, r.text[:300]))
         return self._Resp(r)
 
     def get(self, path, query_string=None, headers=None):
         r = self.session.get(self.base_url + path, params=query_string, headers=headers, timeout=30)
         self.statuses.append(r.status_code)
+        if r.status_code >= 500:
+            self.failures.append(("GET", path, r.status_code, r.text[:300]))
         return self._Resp(r)
 
 
@@ -169,7 +175,7 @@ def test_random_phones_over_http_with_two_workers_and_killed_workers(app, databa
         for phone in phones:
             phone.pull_all()
 
-    assert [s for s in statuses if s >= 500] == []
+    assert [s for s in statuses if s >= 500] == [], FAILURES
     db.session.rollback()
     db.session.expire_all()
     # 0 lost, 0 duplicated: every mutation sent is recorded, exactly once
