@@ -26,6 +26,7 @@ run: install
 	@PORT=$(PORT) exec $(BIN)/gunicorn -c gunicorn.conf.py 'server:create_app()'
 
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

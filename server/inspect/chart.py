@@ -78,6 +78,25 @@ def _summary(result: DriftResult, chart: ChartSeries | None, title: str) -> str:
     return ", ".join(parts)
 
 
+def _plotted(series) -> tuple[list[float], list[float], list[tuple], list[float]]:
+    """A chart's points, EWMA, limit lines (class, values, colour, dash) and every finite value drawn."""
+    if series is None:
+        return [], [], [], []
+    values, ewma = list(series.values), list(series.ewma)
+    limit_sets = [
+        ("limit control upper", series.upper_control, _CONTROL, None),
+        ("limit control lower", series.lower_control, _CONTROL, None),
+        ("limit warning upper", series.upper_warning, _WARNING, "6 4"),
+        ("limit warning lower", series.lower_warning, _WARNING, "6 4"),
+    ]
+    everything = _finite(values) + _finite(ewma)
+    for _, line, _, _ in limit_sets:
+        everything += _finite(line)
+    if math.isfinite(series.center):
+        everything.append(series.center)
+    return values, ewma, limit_sets, everything
+
+
 def render_drift_svg(
     result: DriftResult,
     *,
@@ -120,21 +139,7 @@ def render_drift_svg(
         f"{escape(title)}</text>",
     ]
 
-    values = list(series.values) if series is not None else []
-    ewma = list(series.ewma) if series is not None else []
-    limit_sets = []
-    if series is not None:
-        limit_sets = [
-            ("limit control upper", series.upper_control, _CONTROL, None),
-            ("limit control lower", series.lower_control, _CONTROL, None),
-            ("limit warning upper", series.upper_warning, _WARNING, "6 4"),
-            ("limit warning lower", series.lower_warning, _WARNING, "6 4"),
-        ]
-    everything = _finite(values) + _finite(ewma)
-    for _, line, _, _ in limit_sets:
-        everything += _finite(line)
-    if series is not None and math.isfinite(series.center):
-        everything.append(series.center)
+    values, ewma, limit_sets, everything = _plotted(series)
 
     # frame and axis titles
     out.append(
