@@ -143,7 +143,11 @@ class Principal:
         orgs: dict[uuid.UUID, tuple[OrgKind, set[Role]]] = {}
         for m in user.memberships:
             orgs.setdefault(m.organisation_id, (m.organisation.kind, set()))[1].add(m.role)
-        return cls(user, {org: (kind, frozenset(roles)) for org, (kind, roles) in orgs.items()})
+        p = cls(user, {org: (kind, frozenset(roles)) for org, (kind, roles) in orgs.items()})
+        # Read the plain values now, while the user is loaded: after a commit (or a rollback) has
+        # expired the user, reading them would open a new transaction, e.g. in the request log.
+        p.id, p.is_platform_admin  # noqa: B018
+        return p
 
 
 def bearer_token() -> str | None:
