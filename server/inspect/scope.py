@@ -22,6 +22,12 @@ def visible_inspections(p: Principal) -> Select:
     PO's, an inspector the ones assigned to them (as :func:`server.inspect.rules.may_see`)."""
     q = (select(Inspection).join(PurchaseOrder, Inspection.purchase_order_id == PurchaseOrder.id)
          .where(Inspection.deleted.is_(False)))
+    return restrict_to_visible(p, q)
+
+
+def restrict_to_visible(p: Principal, q: Select) -> Select:
+    """``q``, a query that joins ``Inspection`` and its ``PurchaseOrder``, kept to the inspections
+    ``p`` may see: the PO's brand, the PO's factory managers, the assigned inspector."""
     if p.is_platform_admin:
         return q
     conds = [Inspection.inspector_id == p.id]

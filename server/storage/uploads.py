@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from .. import metrics
 from ..auth import Action, Principal
@@ -44,6 +44,7 @@ from ..catalog.models import PurchaseOrder
 from ..errors import Conflict, Forbidden, LinesideError, NotFound, PayloadTooLarge, UnsupportedMedia, ValidationFailed
 from ..extensions import db
 from ..inspect.models import Inspection, Photo
+from ..inspect.scope import restrict_to_visible
 from .backends import Part, Storage, get_storage
 
 log = logging.getLogger(__name__)
@@ -186,14 +187,7 @@ def visible_photos(p: Principal) -> Select:
     q = (select(Photo).join(Inspection, Photo.inspection_id == Inspection.id)
          .join(PurchaseOrder, Inspection.purchase_order_id == PurchaseOrder.id)
          .where(Photo.deleted.is_(False), Inspection.deleted.is_(False)))
-    if p.is_platform_admin:
-        return q
-    conds = [Inspection.inspector_id == p.id]
-    if p.brand_ids:
-        conds.append(PurchaseOrder.brand_id.in_(p.brand_ids))
-    if p.managed_factory_ids:
-        conds.append(PurchaseOrder.factory_id.in_(p.managed_factory_ids))
-    return q.where(or_(*conds))
+    return restrict_to_visible(p, q)
 
 
 def photo_or_404(p: Principal, photo_id: uuid.UUID) -> Photo:
