@@ -92,6 +92,9 @@ class Cursor:
         """The cursor in ``token``, or None for a fresh start. Raises ``ValidationFailed`` unless this server made it."""
         if token in (None, "", "null"):
             return None
+        if _is_unsigned_legacy(token):
+            raise Gone("This app's place in the change feed comes from an older server release: push your "
+                       "changes, then pull again from the start.", must_resync=True, reason="cursor_unsigned")
         try:
             payload, _, sig = token.partition(".")
             if len(token) > 4096 or not hmac.compare_digest(_unb64(sig), _signature(payload)):
@@ -115,6 +118,20 @@ _JSON_NAMES = {"history": "h"}
 _FIELD_NAMES = {v: k for k, v in _JSON_NAMES.items()}
 _KEYS = frozenset(_JSON_NAMES.get(k, k) for k in _CHECKS)
 _ALWAYS = frozenset({"rev", "scope", "since"})  # written even when None, as phones have always seen them
+
+
+def _is_unsigned_legacy(token: str) -> bool:
+    """Whether ``token`` is a cursor as releases before signing gave out (base64url JSON of exactly
+    ``v``, ``rev``, ``scope``, ``since``): phones in the field hold these after an upgrade, and a
+    410 brings them back (a full pull of what they may see), where a 422 would stop them for good."""
+    if "." in token or len(token) > 1024:
+        return False
+    try:
+        data = json.loads(_unb64(token))
+    except (ValueError, TypeError, binascii.Error):
+        return False
+    return (isinstance(data, dict) and set(data) == {"v", "rev", "scope", "since"} and data["v"] == CURSOR_VERSION
+            and _rev(data["rev"]) and _short_text(data["scope"]) and _optional_rev(data["since"]))
 
 
 def _b64(raw: bytes) -> str:

@@ -120,6 +120,18 @@ def test_a_forged_or_hand_made_cursor_answers_422(app, client, as_inspector, cha
         assert r.mimetype == "application/problem+json" and "cursor" in r.get_json()["errors"]
 
 
+def test_an_unsigned_cursor_of_an_older_release_answers_410_so_the_phone_resyncs(client, as_inspector):
+    phone = SyncClient(client, as_inspector)
+    phone.pull_all()
+    legacy = _b64(json.dumps({"v": 1, "rev": 3, "scope": "abc", "since": None}, separators=(",", ":")).encode())
+    r = client.get("/api/v1/sync/pull", query_string={"cursor": legacy}, headers=as_inspector)
+    assert r.status_code == 410
+    body = r.get_json()
+    assert body["must_resync"] is True and body["reason"] == "cursor_unsigned"
+    fresh = client.get("/api/v1/sync/pull", headers=as_inspector)  # what the phone does next
+    assert fresh.status_code == 200 and fresh.get_json()["changes"]
+
+
 def test_a_cursor_signed_with_another_key_answers_422(app, client, as_inspector, monkeypatch):
     cursor = SyncClient(client, as_inspector).pull_page().get_json()["cursor"]
     monkeypatch.setitem(app.config, "SECRET_KEY", "another-servers-key")
