@@ -30,9 +30,11 @@ def pg_url(tmp_path):
 def _flask(url: str, tmp_path: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "LINESIDE_INSTANCE_PATH": str(tmp_path / "instance"),
            "PYTHONPATH": str(ROOT)}
-    out = open(log, "w") if log else subprocess.PIPE  # noqa: SIM115 - the child keeps it
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "server", *args], cwd=ROOT, env=env,
-                            stdout=out, stderr=subprocess.STDOUT, text=True)
+    cmd = [sys.executable, "-m", "flask", "--app", "server", *args]
+    if log is None:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(log, "w") as out:  # the child keeps its own copy of the file
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
 
 
 def _lock_key() -> int:
@@ -73,10 +75,10 @@ def test_upgrades_on_two_machines_at_once_run_one_after_the_other(pg_url, tmp_pa
 
 
 def test_downgrading_one_step_keeps_the_data_and_upgrading_again_works(pg_url, tmp_path):
-    up = _flask(pg_url, tmp_path, "db", "upgrade")
-    assert up.wait(timeout=180) == 0, up.communicate()[0]
-    seed = _flask(pg_url, tmp_path, "seed-demo")
-    assert seed.wait(timeout=180) == 0, seed.communicate()[0]
+    for args in (("db", "upgrade"), ("seed-demo",)):
+        proc = _flask(pg_url, tmp_path, *args)
+        out = proc.communicate(timeout=180)[0]
+        assert proc.returncode == 0, out
     engine = create_engine(pg_url)
     counts_sql = text("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM inspections), "
                       "(SELECT count(*) FROM checklist_responses), (SELECT value FROM sync_counter WHERE id = 1)")
